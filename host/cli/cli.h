@@ -1,0 +1,25 @@
+/* Shared pieces of the higgsbox command-line tool. */
+#ifndef HBX_CLI_H
+#define HBX_CLI_H
+
+#include <stdio.h>
+
+/* Prints "higgsbox: <message>" on stderr and returns exit status 1 (2 for
+ * usage errors through cli_usage_error). */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Strict number parsing for flag values: the whole string must parse.
+ * Return 0 on success, -1 (after printing an error naming the flag). */
+int cli_parse_double(const char *flag, const char *text, double *out);
+int cli_parse_u64(const char *flag, const char *text, unsigned long long *out);
+
+/* True when `path` starts with the HDF5 signature. */
+int cli_is_hdf5(const char *path);
+
+/* Subcommands: each takes argc/argv starting at its own name. */
+int cmd_info(int argc, char **argv);
+int cmd_info_dataset(const char *path); /* info on a dataset file */
+
+#endif

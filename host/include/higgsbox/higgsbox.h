@@ -1,0 +1,28 @@
+/*
+ * libhiggsbox: the host library. Include this one header to embed higgsbox.
+ */
+#ifndef HIGGSBOX_HIGGSBOX_H
+#define HIGGSBOX_HIGGSBOX_H
+
+#include "higgsbox/block.h"
+#include "higgsbox/physics.h"
+#include "higgsbox/plugin.h"
+#include "higgsbox/sandbox.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The host's version string, e.g. "0.1.0". */
+const char *hbx_version(void);
+
+/* Loads `plugin_path` in a fresh worker (never in this process), reads its
+ * descriptor and shuts the worker down. `worker` may be NULL (default
+ * worker). Returns 0 with *info set, or -1 with rec's verdict and detail. */
+int hbx_plugin_describe(const char *plugin_path, const char *worker, hbx_plugin_info *info,
+                        hbx_call_record *rec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
