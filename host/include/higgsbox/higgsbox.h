@@ -5,6 +5,7 @@
 #define HIGGSBOX_HIGGSBOX_H
 
 #include "higgsbox/block.h"
+#include "higgsbox/dataset.h"
 #include "higgsbox/physics.h"
 #include "higgsbox/plugin.h"
 #include "higgsbox/sandbox.h"
@@ -15,6 +16,10 @@ extern "C" {
 
 /* The host's version string, e.g. "0.1.0". */
 const char *hbx_version(void);
+
+/* sha256 of a file's contents as 64 lower-case hex digits plus NUL.
+ * Returns 0, or -1 with errno when the file cannot be read. */
+int hbx_sha256_file(const char *path, char hex[65]);
 
 /* Loads `plugin_path` in a fresh worker (never in this process), reads its
  * descriptor and shuts the worker down. `worker` may be NULL (default
