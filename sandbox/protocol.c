@@ -7,7 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int hbx_proto_send(int sock, uint16_t type, const void *payload, size_t len, int fd)
+static int send_frame(int sock, uint16_t type, const void *payload, size_t len, const int *fds,
+                      int nfds)
 {
     if (len > HBX_PROTO_MAX_PAYLOAD) {
         errno = EMSGSIZE;
@@ -18,17 +19,17 @@ int hbx_proto_send(int sock, uint16_t type, const void *payload, size_t len, int
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(sizeof(int) * 2)];
     } control;
-    if (fd >= 0) {
+    if (nfds > 0) {
         memset(&control, 0, sizeof control);
         msg.msg_control = control.buf;
-        msg.msg_controllen = sizeof control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
     }
     ssize_t n;
     do
@@ -41,6 +42,17 @@ int hbx_proto_send(int sock, uint16_t type, const void *payload, size_t len, int
         return -1;
     }
     return 0;
+}
+
+int hbx_proto_send(int sock, uint16_t type, const void *payload, size_t len, int fd)
+{
+    return send_frame(sock, type, payload, len, &fd, fd >= 0 ? 1 : 0);
+}
+
+int hbx_proto_send2(int sock, uint16_t type, const void *payload, size_t len, int fd, int fd2)
+{
+    int fds[2] = {fd, fd2};
+    return send_frame(sock, type, payload, len, fds, 2);
 }
 
 int hbx_proto_send_text(int sock, uint16_t type, const void *head, size_t head_len,
@@ -64,11 +76,22 @@ int hbx_proto_check_length(uint16_t type, uint32_t length)
     switch (type) {
     case HBX_MSG_FIT:
     case HBX_MSG_QUIT:
+    case HBX_MSG_FORK:
+    case HBX_MSG_NOTIFY_FD:
         return length == 0;
+    case HBX_MSG_HELLO:
+        return length == sizeof(hbx_msg_hello);
+    case HBX_MSG_CONFINED:
+        return length == sizeof(hbx_msg_confined);
+    case HBX_MSG_DYING:
+        return length == sizeof(hbx_msg_dying);
+    case HBX_MSG_FORKED:
+        return length == sizeof(hbx_msg_status);
     case HBX_MSG_TRAIN:
     case HBX_MSG_PREDICT:
         return length == sizeof(hbx_msg_data);
     case HBX_MSG_LOAD:
+    case HBX_MSG_PROBE:
         return length > sizeof(hbx_msg_load) && length <= HBX_PROTO_MAX_PAYLOAD;
     case HBX_MSG_LOADED:
         return length == sizeof(hbx_msg_loaded);
@@ -87,11 +110,32 @@ int hbx_proto_check_length(uint16_t type, uint32_t length)
     }
 }
 
-static int reject(hbx_frame *f, char *why, size_t why_len, const char *reason)
+int hbx_proto_fd_count(uint16_t type)
+{
+    switch (type) {
+    case HBX_MSG_TRAIN:
+    case HBX_MSG_PREDICT:
+    case HBX_MSG_NOTIFY_FD:
+        return 1;
+    case HBX_MSG_FORK:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+static void close_fds(hbx_frame *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    f->fd = -1;
+    if (f->fd2 >= 0)
+        close(f->fd2);
+    f->fd = f->fd2 = -1;
+}
+
+static int reject(hbx_frame *f, char *why, size_t why_len, const char *reason)
+{
+    close_fds(f);
     if (why && why_len)
         snprintf(why, why_len, "%s", reason);
     errno = EPROTO;
@@ -103,12 +147,13 @@ int hbx_proto_recv(int sock, hbx_frame *f, char *why, size_t why_len)
     hbx_frame_header h;
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        char buf[CMSG_SPACE(sizeof(int) * 4) + CMSG_SPACE(sizeof(struct ucred))];
     } control;
     struct iovec iov[2] = {{&h, sizeof h}, {f->payload, HBX_PROTO_MAX_PAYLOAD}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = control.buf,
                          .msg_controllen = sizeof control.buf};
-    f->fd = -1;
+    f->fd = f->fd2 = -1;
+    f->cred_pid = 0;
     f->length = 0;
     ssize_t n;
     do
@@ -120,30 +165,36 @@ int hbx_proto_recv(int sock, hbx_frame *f, char *why, size_t why_len)
         return -1;
     }
     /* Collect descriptors first so that every path below can close them. */
-    int extra_fds = 0;
+    int nfds = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cr;
+            memcpy(&cr, CMSG_DATA(c), sizeof cr);
+            f->cred_pid = cr.pid;
+            continue;
+        }
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < count; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (f->fd < 0)
+            if (nfds == 0)
                 f->fd = fd;
-            else {
+            else if (nfds == 1)
+                f->fd2 = fd;
+            else
                 close(fd);
-                extra_fds = 1;
-            }
+            nfds++;
         }
     }
-    if (n == 0 && f->fd < 0)
+    if (n == 0 && nfds == 0)
         return 0;
     if (msg.msg_flags & MSG_CTRUNC)
         return reject(f, why, why_len, "control data truncated");
     if (msg.msg_flags & MSG_TRUNC)
         return reject(f, why, why_len, "oversized frame");
-    if (extra_fds)
-        return reject(f, why, why_len, "more than one descriptor attached");
     if ((size_t)n < sizeof h)
         return reject(f, why, why_len, "short frame header");
     if (h.magic != HBX_PROTO_MAGIC)
@@ -154,10 +205,11 @@ int hbx_proto_recv(int sock, hbx_frame *f, char *why, size_t why_len)
         return reject(f, why, why_len, "frame length does not match bytes received");
     if (!hbx_proto_check_length(h.type, h.length))
         return reject(f, why, why_len, "unknown frame type or bad length for its type");
-    int wants_fd = h.type == HBX_MSG_TRAIN || h.type == HBX_MSG_PREDICT;
-    if (wants_fd != (f->fd >= 0))
-        return reject(f, why, why_len, wants_fd ? "data frame without descriptor"
-                                                : "unexpected descriptor attached");
+    int wants = hbx_proto_fd_count(h.type);
+    if (nfds != wants)
+        return reject(f, why, why_len,
+                      nfds < wants ? "descriptor missing from frame"
+                                   : "unexpected descriptor attached");
     f->type = h.type;
     f->length = h.length;
     f->payload[h.length] = '\0';

@@ -20,6 +20,17 @@ int cli_is_hdf5(const char *path);
 
 /* Subcommands: each takes argc/argv starting at its own name. */
 int cmd_info(int argc, char **argv);
+int cmd_sandbox_check(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_info_dataset(const char *path); /* info on a dataset file */
+int cmd_run(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_shift(int argc, char **argv);
+int cmd_pe(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
 
 #endif

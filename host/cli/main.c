@@ -17,6 +17,17 @@ typedef struct command {
 
 static const command commands[] = {
     {"info", cmd_info, "describe a plugin (.so) or a dataset (.h5)"},
+    {"run", cmd_run, "evaluate a plugin on pseudo-experiments in sandboxed workers"},
+    {"merge", cmd_merge, "merge the shards of a run into one run directory"},
+    {"sandbox-check", cmd_sandbox_check, "which sandbox layers are active on this machine"},
+    {"check", cmd_check, "run the conformance suite on a plugin (.so)"},
+    {"gen", cmd_gen, "generate a toy dataset (.h5) from a physics Monte-Carlo"},
+    {"import", cmd_import, "convert a challenge CSV file into a dataset (.h5)"},
+    {"export", cmd_export, "write a dataset split as a challenge CSV file"},
+    {"score", cmd_score, "score a run directory: scores.json and report.html"},
+    {"compare", cmd_compare, "leaderboard of several run directories"},
+    {"shift", cmd_shift, "apply systematics (tes, jes, soft MET, scales) to a dataset"},
+    {"pe", cmd_pe, "materialise one pseudo-experiment for inspection"},
 };
 
 int cli_error(const char *fmt, ...)

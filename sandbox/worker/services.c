@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "higgsbox/physics.h"
 #include "protocol.h"
@@ -52,12 +53,24 @@ static owned_dataset *owned_new(void)
     return calloc(1, sizeof(owned_dataset));
 }
 
+/* One write(2) per line on the captured stderr: whole lines, from any
+ * thread, drained and capped by the host. */
 static void svc_log(hbx_log_level level, const char *message)
 {
-    if (!g_ctx || !message)
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    if (!message)
         return;
-    hbx_msg_log head = {(uint32_t)level, 0};
-    hbx_proto_send_text(g_ctx->sock, HBX_MSG_LOG, &head, sizeof head, message);
+    char line[HBX_PROTO_MAX_TEXT + 16];
+    int n = snprintf(line, sizeof line, "[%s] %s\n",
+                     (unsigned)level < 4 ? names[level] : "log", message);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) {
+        n = (int)sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    ssize_t ignored = write(2, line, (size_t)n);
+    (void)ignored;
 }
 
 static const char *svc_submission_dir(void)

@@ -7,8 +7,12 @@
 #include "higgsbox/block.h"
 #include "higgsbox/dataset.h"
 #include "higgsbox/physics.h"
+#include "higgsbox/generator.h"
+#include "higgsbox/pe.h"
 #include "higgsbox/plugin.h"
+#include "higgsbox/run.h"
 #include "higgsbox/sandbox.h"
+#include "higgsbox/score.h"
 
 #ifdef __cplusplus
 extern "C" {

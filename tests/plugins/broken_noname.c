@@ -1,0 +1,42 @@
+/* Broken on purpose (conformance kit test): an empty name in its descriptor,
+ * otherwise sound. */
+#include <higgsbox/plugin.h>
+
+static int b_create(const hbx_host_api *host, void **state)
+{
+    (void)host;
+    *state = NULL;
+    return HBX_OK;
+}
+
+static int b_fit(void *state)
+{
+    (void)state;
+    return HBX_OK;
+}
+
+static int b_predict(void *state, const hbx_dataset *pe, hbx_prediction *out)
+{
+    (void)state;
+    (void)pe;
+    out->mu_hat = 1.0;
+    out->delta_mu_hat = 0.5;
+    out->p16 = 0.5;
+    out->p84 = 1.5;
+    return HBX_OK;
+}
+
+static void b_destroy(void *state)
+{
+    (void)state;
+}
+
+static const hbx_plugin descriptor = {
+    HBX_PLUGIN_HEADER, .name = "", .version = "1",
+    .create = b_create, .fit = b_fit, .predict = b_predict, .destroy = b_destroy,
+};
+
+HBX_EXPORT const hbx_plugin *hbx_plugin_entry(void)
+{
+    return &descriptor;
+}

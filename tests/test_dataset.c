@@ -1,0 +1,565 @@
+/* Dataset files: write/read round trip, the layout docs/FORMAT.md promises
+ * (checked through the HDF5 API), no output on failure, and one clear error
+ * for each kind of damaged input. */
+#include <dirent.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "higgsbox/higgsbox.h"
+#include "support.h"
+
+static const char provenance[] = "{\"generator\": \"test\", \"seed\": 7}";
+
+/* Deterministic synthetic events: event `i` of a stream with `salt`. */
+static void fill(hbx_table *t, uint64_t first, uint64_t n, unsigned salt)
+{
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t i = first + k;
+        for (int f = 0; f < HBX_N_FEATURES; f++)
+            t->features[f][k] = (float)((double)((i * 2654435761u + f * 97 + salt) % 100003) /
+                                        7.0 - 3000.0);
+        uint8_t p = (uint8_t)((i * 7 + salt) % HBX_N_PROCESSES);
+        t->process[k] = p;
+        t->labels[k] = p == HBX_HTAUTAU;
+        t->weights[k] = 1e-5 + (double)((i * 31 + salt) % 1000) * 1.000000001e-3;
+    }
+    t->n = n;
+}
+
+/* Writes `n_train` and `n_test` synthetic events in appends of awkward
+ * sizes, so chunk boundaries fall inside appends. */
+static void write_file(const char *path, uint64_t n_train, uint64_t n_test)
+{
+    char err[512];
+    hbx_dataset_writer *w = hbx_dataset_writer_open(path, provenance, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    hbx_table t;
+    ck_assert_int_eq(hbx_table_alloc(&t, 70001, HBX_TABLE_TRUTH), HBX_OK);
+    static const uint64_t sizes[] = {7, 70001, 1, 40000, 65536};
+    for (int s = 0; s < 2; s++) {
+        uint64_t total = s == 0 ? n_train : n_test, done = 0;
+        for (int k = 0; done < total; k = (k + 1) % 5) {
+            uint64_t n = sizes[k] < total - done ? sizes[k] : total - done;
+            fill(&t, done, n, (unsigned)s);
+            ck_assert_msg(hbx_dataset_writer_append(w, s == 0 ? HBX_SPLIT_TRAIN : HBX_SPLIT_TEST,
+                                                    &t, err, sizeof err) == 0,
+                          "%s", err);
+            done += n;
+        }
+    }
+    hbx_table_free(&t);
+    ck_assert_msg(hbx_dataset_writer_close(w, 1, err, sizeof err) == 0, "%s", err);
+}
+
+/* Asserts events [0, n) of `got` equal the synthetic stream `salt` from `first`. */
+static void expect_events(const hbx_table *got, uint64_t at, uint64_t first, uint64_t n,
+                          unsigned salt)
+{
+    hbx_table want;
+    ck_assert_int_eq(hbx_table_alloc(&want, n, HBX_TABLE_TRUTH), HBX_OK);
+    fill(&want, first, n, salt);
+    for (int f = 0; f < HBX_N_FEATURES; f++)
+        ck_assert_msg(memcmp(got->features[f] + at, want.features[f], n * sizeof(float)) == 0,
+                      "feature %s differs", hbx_feature_name(f));
+    ck_assert(memcmp(got->weights + at, want.weights, n * sizeof(double)) == 0);
+    ck_assert(memcmp(got->labels + at, want.labels, n) == 0);
+    ck_assert(memcmp(got->process + at, want.process, n) == 0);
+    hbx_table_free(&want);
+}
+
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+START_TEST(round_trip)
+{
+    char *dir = test_tmpdir(), path[4096], err[512];
+    snprintf(path, sizeof path, "%s/d.h5", dir);
+    const uint64_t n_train = 150000, n_test = 4321;
+    write_file(path, n_train, n_test);
+    ck_assert_int_eq(dir_entries(dir), 1); /* no temporary left behind */
+
+    hbx_table t;
+    ck_assert_msg(hbx_dataset_load(path, HBX_SPLIT_TRAIN, &t, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(t.n, n_train);
+    expect_events(&t, 0, 0, n_train, 0);
+    hbx_table_free(&t);
+    ck_assert_msg(hbx_dataset_load(path, HBX_SPLIT_ALL, &t, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(t.n, n_train + n_test);
+    expect_events(&t, 0, 0, n_test, 1); /* test first, then train */
+    expect_events(&t, n_test, 0, n_train, 0);
+
+    /* The chunked reader delivers the same events in the same order. */
+    hbx_dataset_reader *r = hbx_dataset_reader_open(path, HBX_SPLIT_ALL, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_uint_eq(hbx_dataset_reader_count(r), n_train + n_test);
+    hbx_table piece;
+    ck_assert_int_eq(hbx_table_alloc(&piece, 9999, HBX_TABLE_TRUTH), HBX_OK);
+    uint64_t at = 0;
+    int rc;
+    while ((rc = hbx_dataset_reader_next(r, &piece, err, sizeof err)) == 1) {
+        for (int c = 0; c < HBX_N_FEATURES; c++)
+            ck_assert(memcmp(piece.features[c], t.features[c] + at, piece.n * 4) == 0);
+        ck_assert(memcmp(piece.weights, t.weights + at, piece.n * 8) == 0);
+        ck_assert(memcmp(piece.process, t.process + at, piece.n) == 0);
+        at += piece.n;
+    }
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(at, n_train + n_test);
+    hbx_dataset_reader_close(r);
+    hbx_table_free(&piece);
+
+    /* One column as doubles. */
+    double *v;
+    uint64_t n;
+    ck_assert_msg(hbx_dataset_load_column(path, HBX_SPLIT_ALL, HBX_PRI_MET, &v, &n, err,
+                                          sizeof err) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(n, t.n);
+    for (uint64_t i = 0; i < n; i++)
+        ck_assert(v[i] == (double)t.features[HBX_PRI_MET][i]);
+    free(v);
+
+    /* The header states the counts and sums of what was written. */
+    hbx_dataset_info info;
+    ck_assert_msg(hbx_dataset_info_read(path, 1, &info, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(info.format_version, 1);
+    ck_assert(info.luminosity == 10.0);
+    ck_assert_str_eq(info.provenance, provenance);
+    ck_assert_int_eq((int)strlen(info.checksum), 64);
+    char sha[65];
+    ck_assert_int_eq(hbx_sha256_file(path, sha), 0);
+    ck_assert_str_eq(info.checksum, sha);
+    uint64_t count[2][HBX_N_PROCESSES] = {{0}};
+    double sum[2][HBX_N_PROCESSES] = {{0}};
+    for (uint64_t i = 0; i < t.n; i++) {
+        int s = i < n_test ? 1 : 0;
+        count[s][t.process[i]]++;
+        sum[s][t.process[i]] += t.weights[i];
+    }
+    for (int s = 0; s < 2; s++)
+        for (int p = 0; p < HBX_N_PROCESSES; p++) {
+            ck_assert_uint_eq(info.count[s][p], count[s][p]);
+            ck_assert_double_eq_tol(info.sum_weights[s][p], sum[s][p], 1e-9 * sum[s][p]);
+        }
+    hbx_table_free(&t);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(empty_split_round_trip)
+{
+    char *dir = test_tmpdir(), path[4096], err[512];
+    snprintf(path, sizeof path, "%s/e.h5", dir);
+    write_file(path, 10, 0);
+    hbx_table t;
+    ck_assert_msg(hbx_dataset_load(path, HBX_SPLIT_TEST, &t, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(t.n, 0);
+    hbx_table_free(&t);
+    ck_assert_msg(hbx_dataset_load(path, HBX_SPLIT_ALL, &t, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(t.n, 10);
+    expect_events(&t, 0, 0, 10, 0);
+    hbx_table_free(&t);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(rescale_on_commit)
+{
+    char *dir = test_tmpdir(), path[4096], err[512];
+    snprintf(path, sizeof path, "%s/r.h5", dir);
+    hbx_dataset_writer *w = hbx_dataset_writer_open(path, provenance, err, sizeof err);
+    ck_assert(w != NULL);
+    hbx_table t;
+    ck_assert_int_eq(hbx_table_alloc(&t, 1000, HBX_TABLE_TRUTH), HBX_OK);
+    fill(&t, 0, 1000, 3);
+    ck_assert(hbx_dataset_writer_append(w, HBX_SPLIT_TRAIN, &t, err, sizeof err) == 0);
+    fill(&t, 1000, 300, 3);
+    ck_assert(hbx_dataset_writer_append(w, HBX_SPLIT_TEST, &t, err, sizeof err) == 0);
+    double before[2][HBX_N_PROCESSES];
+    hbx_dataset_writer_sums(w, HBX_SPLIT_TRAIN, before[0], NULL);
+    hbx_dataset_writer_sums(w, HBX_SPLIT_TEST, before[1], NULL);
+    const double totals[HBX_N_PROCESSES] = {10, 1000, 50, 5};
+    hbx_dataset_writer_set_totals(w, totals);
+    ck_assert_msg(hbx_dataset_writer_close(w, 1, err, sizeof err) == 0, "%s", err);
+
+    hbx_dataset_info info;
+    ck_assert(hbx_dataset_info_read(path, 0, &info, err, sizeof err) == 0);
+    ck_assert_str_eq(info.checksum, "");
+    hbx_table got;
+    for (int s = 0; s < 2; s++) {
+        ck_assert(hbx_dataset_load(path, (hbx_split)s, &got, err, sizeof err) == 0);
+        double sum[HBX_N_PROCESSES] = {0};
+        fill(&t, s == 0 ? 0 : 1000, got.n, 3);
+        for (uint64_t i = 0; i < got.n; i++) {
+            sum[got.process[i]] += got.weights[i];
+            double want = t.weights[i] * totals[got.process[i]] / before[s][got.process[i]];
+            ck_assert_double_eq_tol(got.weights[i], want, 1e-12 * want);
+        }
+        for (int p = 0; p < HBX_N_PROCESSES; p++) {
+            ck_assert_double_eq_tol(sum[p], totals[p], 1e-9 * totals[p]);
+            ck_assert_double_eq_tol(info.sum_weights[s][p], totals[p], 1e-9 * totals[p]);
+        }
+        hbx_table_free(&got);
+    }
+    hbx_table_free(&t);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(abort_and_failure_leave_nothing)
+{
+    char *dir = test_tmpdir(), path[4096], err[512];
+    snprintf(path, sizeof path, "%s/a.h5", dir);
+    hbx_table t;
+    ck_assert_int_eq(hbx_table_alloc(&t, 100, HBX_TABLE_TRUTH), HBX_OK);
+    fill(&t, 0, 100, 0);
+
+    hbx_dataset_writer *w = hbx_dataset_writer_open(path, provenance, err, sizeof err);
+    ck_assert(hbx_dataset_writer_append(w, HBX_SPLIT_TRAIN, &t, err, sizeof err) == 0);
+    ck_assert_int_eq(dir_entries(dir), 1); /* the temporary */
+    ck_assert_int_eq(hbx_dataset_writer_close(w, 0, err, sizeof err), 0);
+    ck_assert_int_eq(dir_entries(dir), 0);
+
+    /* A bad event: the append fails, and so does the commit, without output. */
+    w = hbx_dataset_writer_open(path, provenance, err, sizeof err);
+    t.features[HBX_PRI_HAD_PT][42] = NAN;
+    ck_assert_int_eq(hbx_dataset_writer_append(w, HBX_SPLIT_TEST, &t, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "event 42: PRI_had_pt is nan") && strstr(err, path), "%s", err);
+    ck_assert_int_eq(hbx_dataset_writer_close(w, 1, err, sizeof err), -1);
+    ck_assert_int_eq(dir_entries(dir), 0);
+
+    fill(&t, 0, 100, 0);
+    t.labels[3] = !t.labels[3];
+    w = hbx_dataset_writer_open(path, provenance, err, sizeof err);
+    ck_assert_int_eq(hbx_dataset_writer_append(w, HBX_SPLIT_TRAIN, &t, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "event 3: label"), "%s", err);
+    hbx_dataset_writer_close(w, 1, err, sizeof err);
+
+    /* Provenance must be a JSON object; an unwritable place is reported. */
+    ck_assert(hbx_dataset_writer_open(path, "[1,2]", err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "provenance"), "%s", err);
+    ck_assert(hbx_dataset_writer_open("/nonexistent-dir/x.h5", provenance, err, sizeof err) ==
+              NULL);
+    ck_assert_msg(strstr(err, "/nonexistent-dir/x.h5"), "%s", err);
+    ck_assert_int_eq(dir_entries(dir), 0);
+    hbx_table_free(&t);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- layout --------------------------------------------------------------- */
+
+static void expect_attr(hid_t file, const char *name, H5T_class_t cls, size_t size,
+                        hssize_t npoints)
+{
+    ck_assert_msg(H5Aexists(file, name) > 0, "attribute %s missing", name);
+    hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+    ck_assert_msg(H5Tget_class(t) == cls, "attribute %s class %d", name, (int)H5Tget_class(t));
+    if (size)
+        ck_assert_msg(H5Tget_size(t) == size, "attribute %s size %zu", name, H5Tget_size(t));
+    ck_assert_int_eq(H5Sget_simple_extent_npoints(s), npoints);
+    ck_assert_int_eq(H5Sget_simple_extent_ndims(s), npoints == 1 ? 0 : 1);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Aclose(a);
+}
+
+typedef struct links {
+    int n;
+    char names[40][64];
+} links;
+
+static herr_t count_link(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g;
+    (void)info;
+    links *l = data;
+    if (l->n < 40)
+        snprintf(l->names[l->n], sizeof l->names[0], "%s", name);
+    l->n++;
+    return 0;
+}
+
+/* The header of the challenge's CSV files, the creation order of columns. */
+static const char *const csv_order[31] = {
+    "PRI_lep_pt", "PRI_lep_eta", "PRI_lep_phi", "PRI_had_pt", "PRI_had_eta", "PRI_had_phi",
+    "PRI_jet_leading_pt", "PRI_jet_leading_eta", "PRI_jet_leading_phi",
+    "PRI_jet_subleading_pt", "PRI_jet_subleading_eta", "PRI_jet_subleading_phi", "PRI_n_jets",
+    "PRI_jet_all_pt", "PRI_met", "PRI_met_phi", "weights", "detailed_labels", "labels",
+    "DER_mass_transverse_met_lep", "DER_mass_vis", "DER_pt_h", "DER_deltaeta_jet_jet",
+    "DER_mass_jet_jet", "DER_prodeta_jet_jet", "DER_deltar_had_lep", "DER_pt_tot",
+    "DER_sum_pt", "DER_pt_ratio_lep_had", "DER_met_phi_centrality", "DER_lep_eta_centrality"};
+
+START_TEST(layout_as_documented)
+{
+    char *dir = test_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/l.h5", dir);
+    write_file(path, 70000, 100);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(f >= 0);
+
+    expect_attr(f, "format", H5T_STRING, 0, 1);
+    expect_attr(f, "format_version", H5T_INTEGER, 4, 1);
+    expect_attr(f, "luminosity_fb", H5T_FLOAT, 8, 1);
+    expect_attr(f, "provenance", H5T_STRING, 0, 1);
+    expect_attr(f, "train_count", H5T_INTEGER, 8, 4);
+    expect_attr(f, "test_count", H5T_INTEGER, 8, 4);
+    expect_attr(f, "train_sum_weights", H5T_FLOAT, 8, 4);
+    expect_attr(f, "test_sum_weights", H5T_FLOAT, 8, 4);
+    H5O_info_t oinfo;
+    H5Oget_info2(f, &oinfo, H5O_INFO_NUM_ATTRS);
+    ck_assert_int_eq((int)oinfo.num_attrs, 8);
+
+    links top = {0};
+    H5Literate(f, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, count_link, &top);
+    ck_assert_int_eq(top.n, 2);
+
+    static const char *const groups[2] = {"train", "test"};
+    for (int s = 0; s < 2; s++) {
+        hid_t g = H5Gopen2(f, groups[s], H5P_DEFAULT);
+        ck_assert_msg(g >= 0, "group /%s missing", groups[s]);
+        links in = {0};
+        ck_assert(H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, count_link, &in) >= 0);
+        ck_assert_int_eq(in.n, 31);
+        for (int k = 0; k < 31; k++)
+            ck_assert_str_eq(in.names[k], csv_order[k]);
+        for (int c = 0; c < 31; c++) {
+            const char *name = c < 28 ? hbx_feature_name(c)
+                               : c == 28 ? "weights"
+                               : c == 29 ? "labels"
+                                         : "detailed_labels";
+            hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+            ck_assert_msg(d >= 0, "/%s/%s missing", groups[s], name);
+            hid_t t = H5Dget_type(d), sp = H5Dget_space(d), pl = H5Dget_create_plist(d);
+            ck_assert_int_eq(H5Sget_simple_extent_ndims(sp), 1);
+            hsize_t len, max;
+            H5Sget_simple_extent_dims(sp, &len, &max);
+            ck_assert_uint_eq(len, s == 0 ? 70000 : 100);
+            ck_assert(max == H5S_UNLIMITED);
+            if (c < 28)
+                ck_assert_msg(H5Tequal(t, H5T_IEEE_F32LE) > 0, "%s not float32", name);
+            else if (c == 28)
+                ck_assert(H5Tequal(t, H5T_IEEE_F64LE) > 0);
+            else if (c == 29)
+                ck_assert(H5Tequal(t, H5T_STD_U8LE) > 0);
+            else {
+                ck_assert_int_eq(H5Tget_class(t), H5T_ENUM);
+                hid_t base = H5Tget_super(t);
+                ck_assert(H5Tequal(base, H5T_STD_U8LE) > 0);
+                H5Tclose(base);
+                ck_assert_int_eq(H5Tget_nmembers(t), 4);
+                static const char *const procs[4] = {"htautau", "ztautau", "ttbar", "diboson"};
+                for (int p = 0; p < 4; p++) {
+                    uint8_t v = 99;
+                    ck_assert(H5Tenum_valueof(t, procs[p], &v) >= 0);
+                    ck_assert_uint_eq(v, p);
+                }
+            }
+            ck_assert_int_eq(H5Pget_layout(pl), H5D_CHUNKED);
+            hsize_t chunk = 0;
+            ck_assert_int_eq(H5Pget_chunk(pl, 1, &chunk), 1);
+            ck_assert_uint_eq(chunk, HBX_DATASET_CHUNK);
+            ck_assert(chunk >= 65536 && chunk <= 1048576);
+            int has_deflate = 0, has_shuffle = 0;
+            for (int k = 0; k < H5Pget_nfilters(pl); k++) {
+                unsigned flags, cd[8];
+                size_t ncd = 8;
+                char fname[64];
+                H5Z_filter_t id = H5Pget_filter2(pl, (unsigned)k, &flags, &ncd, cd, sizeof fname,
+                                                 fname, NULL);
+                has_deflate |= id == H5Z_FILTER_DEFLATE;
+                has_shuffle |= id == H5Z_FILTER_SHUFFLE;
+            }
+            ck_assert_msg(has_deflate, "%s not compressed", name);
+            ck_assert_msg(has_shuffle == (c < 29), "%s shuffle %d", name, has_shuffle);
+            H5Pclose(pl);
+            H5Sclose(sp);
+            H5Tclose(t);
+            H5Dclose(d);
+        }
+        H5Gclose(g);
+    }
+    H5Fclose(f);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- damaged inputs --------------------------------------------------------- */
+
+static void expect_load_error(const char *path, const char *needle)
+{
+    char err[512] = "";
+    hbx_table t;
+    ck_assert_int_eq(hbx_dataset_load(path, HBX_SPLIT_ALL, &t, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, needle), "error '%s' lacks '%s'", err, needle);
+    ck_assert_msg(strstr(err, path), "error '%s' does not name the file", err);
+    ck_assert_msg(!strchr(err, '\n'), "error '%s' is not one line", err);
+    ck_assert_uint_eq(t.n, 0);
+}
+
+/* Replaces /group/name by a dataset of `type` and `n` zero values. */
+static void replace_column(const char *path, const char *group, const char *name, hid_t type,
+                           hsize_t n)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    ck_assert(H5Ldelete(g, name, H5P_DEFAULT) >= 0);
+    if (type >= 0) {
+        hid_t sp = H5Screate_simple(1, &n, NULL);
+        hid_t d = H5Dcreate2(g, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        void *zero = calloc(n ? n : 1, 8);
+        H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, zero);
+        free(zero);
+        H5Dclose(d);
+        H5Sclose(sp);
+    }
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+START_TEST(damaged_inputs)
+{
+    char *dir = test_tmpdir(), good[4096], path[4096], cmd[8300];
+    snprintf(good, sizeof good, "%s/good.h5", dir);
+    snprintf(path, sizeof path, "%s/bad.h5", dir);
+    write_file(good, 1000, 200);
+#define FRESH() (snprintf(cmd, sizeof cmd, "cp '%s' '%s'", good, path), ck_assert(system(cmd) == 0))
+
+    FRESH();
+    ck_assert(truncate(path, 4000) == 0);
+    expect_load_error(path, "damaged or truncated");
+    FRESH();
+    ck_assert(truncate(path, 5) == 0);
+    expect_load_error(path, "not an HDF5 file");
+    expect_load_error("/nonexistent/d.h5", "cannot open");
+
+    FRESH();
+    replace_column(path, "train", "PRI_met", H5T_IEEE_F64LE, 1000);
+    expect_load_error(path, "column /train/PRI_met has type float64, expected float32");
+    FRESH();
+    replace_column(path, "test", "detailed_labels", H5T_STD_I32LE, 200);
+    expect_load_error(path, "column /test/detailed_labels has type int32, expected enum");
+    FRESH();
+    replace_column(path, "test", "weights", -1, 0);
+    expect_load_error(path, "column /test/weights is missing");
+    FRESH();
+    replace_column(path, "train", "labels", H5T_STD_U8LE, 999);
+    expect_load_error(path, "inconsistent lengths in /train");
+    FRESH();
+    replace_column(path, "train", "labels", H5T_STD_U8LE, 1000); /* all 0 */
+    expect_load_error(path, "label 0 contradicts process htautau");
+
+    /* Garbage inside a compressed chunk: the read fails, nothing crashes. */
+    FRESH();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/train/PRI_met", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(d);
+    haddr_t addr = 0;
+    hsize_t size = 0;
+    ck_assert(H5Dget_chunk_info(d, sp, 0, NULL, NULL, &addr, &size) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    ck_assert(size > 64);
+    FILE *raw = fopen(path, "r+b");
+    fseek(raw, (long)(addr + size / 2), SEEK_SET);
+    for (int k = 0; k < 32; k++)
+        fputc(0xA5 ^ k, raw);
+    fclose(raw);
+    expect_load_error(path, "cannot read /train/PRI_met (events 0-999), the file is damaged");
+
+    /* A file that is HDF5 but not ours. */
+    f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+    expect_load_error(path, "not a higgsbox dataset");
+
+    char err[512];
+    hbx_dataset_info info;
+    ck_assert_int_eq(hbx_dataset_info_read(path, 0, &info, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "not a higgsbox dataset"), "%s", err);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+START_TEST(info_command)
+{
+    char *dir = test_tmpdir(), path[4096], out[16384];
+    snprintf(path, sizeof path, "%s/i.h5", dir);
+    write_file(path, 1000, 200);
+    char *argv[] = {HBX_TEST_CLI, "info", path, NULL};
+    ck_assert_msg(test_run(argv, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "format:     higgsbox dataset v1"), "%s", out);
+    ck_assert_msg(strstr(out, "\"generator\": \"test\""), "%s", out);
+    /* fill() assigns processes round-robin: 250 of each in train, 50 in test. */
+    ck_assert_msg(strstr(out, "\ntrain            1000 "), "%s", out);
+    ck_assert_msg(strstr(out, "\ntest              200 "), "%s", out);
+    ck_assert_msg(strstr(out, "\n  htautau         250 "), "%s", out);
+    ck_assert_msg(strstr(out, "\n  diboson          50 "), "%s", out);
+    /* Weights run from 1e-5 to 1e-5 + 999 * 1.000000001e-3. */
+    ck_assert_msg(strstr(out, "\n  weights                               1e-05"), "%s", out);
+    ck_assert_msg(strstr(out, "0.99901\n"), "%s", out);
+    ck_assert_msg(strstr(out, "sha256:"), "%s", out);
+    /* The median of PRI_met over both splits, computed here by sorting. */
+    hbx_table t;
+    ck_assert_int_eq(hbx_table_alloc(&t, 1000, HBX_TABLE_TRUTH), HBX_OK);
+    double met[1200];
+    fill(&t, 0, 1000, 0);
+    for (int i = 0; i < 1000; i++)
+        met[i] = t.features[HBX_PRI_MET][i];
+    fill(&t, 0, 200, 1);
+    for (int i = 0; i < 200; i++)
+        met[1000 + i] = t.features[HBX_PRI_MET][i];
+    hbx_table_free(&t);
+    qsort(met, 1200, sizeof *met, cmp_double);
+    char line[256];
+    snprintf(line, sizeof line, "\n  %-28s %14.6g %14.6g %14.6g\n", "PRI_met", met[0],
+             (met[599] + met[600]) / 2, met[1199]);
+    ck_assert_msg(strstr(out, line), "'%s' not in %s", line, out);
+
+    ck_assert(truncate(path, 3000) == 0);
+    ck_assert_int_eq(test_run(argv, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, path) && strstr(out, "damaged or truncated"), "%s", out);
+    ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "not one line: %s", out);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("dataset");
+    TCase *tc = tcase_create("dataset");
+    tcase_add_test(tc, round_trip);
+    tcase_add_test(tc, empty_split_round_trip);
+    tcase_add_test(tc, rescale_on_commit);
+    tcase_add_test(tc, abort_and_failure_leave_nothing);
+    tcase_add_test(tc, layout_as_documented);
+    tcase_add_test(tc, damaged_inputs);
+    tcase_add_test(tc, info_command);
+    suite_add_tcase(s, tc);
+    return test_main(s);
+}
