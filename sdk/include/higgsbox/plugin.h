@@ -8,7 +8,8 @@
  * descriptor (struct hbx_plugin) returned by the single exported symbol
  * hbx_plugin_entry().
  *
- * Life cycle, all calls from one thread of one worker process:
+ * Life cycle, one call at a time in one worker process (not necessarily on the
+ * same thread each time: keep no thread-local state from one call to the next):
  *
  *   hbx_plugin_entry()  -> descriptor, checked by the worker
  *   create(host, &state)   once
@@ -206,8 +207,8 @@ typedef enum hbx_log_level {
  * Host services, version 1.0.
  *
  * The host fills this table and hands it to create(); it stays valid until
- * destroy() returns. Functions are called from the plugin's main thread
- * unless a comment says otherwise. Fields are only ever appended; check
+ * destroy() returns. Functions are called from the thread running the
+ * plugin's entry point unless a comment says otherwise. Fields are only ever appended; check
  * `size` (HBX_HOST_HAS) before calling a field newer than 1.0.
  *
  * get_train_set and systematics are bound to the current run: they take no
