@@ -2,6 +2,7 @@
 #ifndef HBX_CLI_H
 #define HBX_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Prints "higgsbox: <message>" on stderr and returns exit status 1 (2 for
@@ -14,6 +15,10 @@ int cli_usage_error(const char *command, const char *fmt, ...)
  * Return 0 on success, -1 (after printing an error naming the flag). */
 int cli_parse_double(const char *flag, const char *text, double *out);
 int cli_parse_u64(const char *flag, const char *text, unsigned long long *out);
+
+/* A size in bytes: "512M", "4G", "1.5G", "65536K" or plain bytes. Returns 0,
+ * or -1 (printing nothing: the caller names the flag). */
+int cli_parse_bytes(const char *text, uint64_t *out);
 
 /* True when `path` starts with the HDF5 signature. */
 int cli_is_hdf5(const char *path);

@@ -29,25 +29,6 @@ static const char help[] =
     "Participants run the same suite from their own tests: hbx_conformance_suite()\n"
     "in <higgsbox/conformance.h>, library higgsbox::conformance.\n";
 
-/* "512M", "4G", "1.5G", "65536K" or plain bytes; 0 on success. */
-static int parse_size(const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    double unit = 1.0;
-    if (*end == 'K' || *end == 'k')
-        unit = 1024.0, end++;
-    else if (*end == 'M' || *end == 'm')
-        unit = 1024.0 * 1024.0, end++;
-    else if (*end == 'G' || *end == 'g')
-        unit = 1024.0 * 1024.0 * 1024.0, end++;
-    if (errno || end == text || *end || !(v > 0) || v * unit >= 1.8e19)
-        return -1;
-    *out = (uint64_t)(v * unit);
-    return 0;
-}
-
 int cmd_check(int argc, char **argv)
 {
     enum { O_EVENTS = 256, O_SEED, O_FIT, O_PREDICT, O_MEMORY, O_LOG };
@@ -102,7 +83,7 @@ int cmd_check(int argc, char **argv)
             break;
         }
         case O_MEMORY:
-            if (parse_size(optarg, &o.memory_bytes) != 0)
+            if (cli_parse_bytes(optarg, &o.memory_bytes) != 0)
                 return cli_usage_error("check", "--memory: '%s' is not a size such as 512M or 4G",
                                        optarg);
             break;

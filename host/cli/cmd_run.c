@@ -71,25 +71,6 @@ static int parse_mu(const char *text, hbx_run *r)
     return rc;
 }
 
-static int parse_bytes(const char *text, uint64_t *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    double mult = 1;
-    if (*end == 'K' || *end == 'k')
-        mult = 1024.0, end++;
-    else if (*end == 'M' || *end == 'm')
-        mult = 1024.0 * 1024, end++;
-    else if (*end == 'G' || *end == 'g')
-        mult = 1024.0 * 1024 * 1024, end++;
-    if (end == text || *end || !(v > 0) || !isfinite(v)) {
-        fprintf(stderr, "higgsbox: --memory: '%s' is not a size such as 512M or 4G\n", text);
-        return -1;
-    }
-    *out = (uint64_t)(v * mult);
-    return 0;
-}
-
 typedef struct progress_state {
     int tty;
     double last;
@@ -243,7 +224,14 @@ int cmd_run(int argc, char **argv)
             break;
         case O_MEMORY: {
             uint64_t b;
-            rc = parse_bytes(optarg, &b) || hbx_run_set_memory(r, b);
+            if (cli_parse_bytes(optarg, &b) != 0) {
+                fprintf(stderr, "higgsbox: --memory: '%s' is not a size such as 512M or 4G\n",
+                        optarg);
+                rc = 1;
+            } else if (hbx_run_set_memory(r, b) != 0) {
+                fprintf(stderr, "higgsbox: --memory: '%s' is below the 16M minimum\n", optarg);
+                rc = 1;
+            }
             break;
         }
         case O_SHARD: {

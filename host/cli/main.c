@@ -82,6 +82,24 @@ int cli_parse_u64(const char *flag, const char *text, unsigned long long *out)
     return 0;
 }
 
+int cli_parse_bytes(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    double unit = 1.0;
+    if (*end == 'K' || *end == 'k')
+        unit = 1024.0, end++;
+    else if (*end == 'M' || *end == 'm')
+        unit = 1024.0 * 1024.0, end++;
+    else if (*end == 'G' || *end == 'g')
+        unit = 1024.0 * 1024.0 * 1024.0, end++;
+    if (errno || end == text || *end || !(v > 0) || v * unit >= 1.8e19)
+        return -1;
+    *out = (uint64_t)(v * unit);
+    return 0;
+}
+
 int cli_is_hdf5(const char *path)
 {
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
