@@ -17,6 +17,10 @@
 #include "higgsbox/pe.h"
 #include "support.h"
 
+/* The counting estimate is compiled in from plugins/common (see
+ * tests/CMakeLists.txt): its statistics are checked directly. */
+#include "baseline.h"
+
 /* The generated data, made once in main() before Check forks the tests. */
 static hbx_table g_train, g_test;
 static hbx_pe_pool *g_pool;
@@ -380,6 +384,60 @@ START_TEST(bad_config)
 }
 END_TEST
 
+/* -2 ln of the profile likelihood ratio of the counting model at mu, by
+ * brute force: the background scanned finely around its profiled value
+ * (an independent check of the closed form in counting.c). */
+static double count_q_scan(double mu, double n, double s, double b, double v)
+{
+    double best = INFINITY;
+    const double sd = sqrt(v);
+    for (int k = -200000; k <= 200000; k++) {
+        double beta = b + sd * 8.0 * k / 200000.0;
+        double nu = mu * s + beta;
+        if (!(nu > 0))
+            continue;
+        double q = 2.0 * (nu - n + n * log(n / nu)) + (beta - b) * (beta - b) / v;
+        if (q < best)
+            best = q;
+    }
+    return best;
+}
+
+START_TEST(count_interval_statistics)
+{
+    hbx_prediction p;
+    /* b known exactly: the Poisson likelihood-ratio interval; for n = 1e6
+     * it is the Gaussian one, sqrt(n)/s on each side, to 0.1 %. */
+    ck_assert_int_eq(bl_count_estimate(1e6, 1000.0, 9e5, 0.0, &p), HBX_OK);
+    ck_assert_double_eq_tol(p.mu_hat, 100.0, 1e-9);
+    ck_assert_double_eq_tol(p.mu_hat - p.p16, 1.0, 1e-3);
+    ck_assert_double_eq_tol(p.p84 - p.mu_hat, 1.0, 1e-3);
+    /* The simulation's variance of b adds in quadrature: with b_var = n the
+     * half-width grows by sqrt(2). */
+    ck_assert_int_eq(bl_count_estimate(1e6, 1000.0, 9e5, 1e6, &p), HBX_OK);
+    ck_assert_double_eq_tol(p.mu_hat, 100.0, 1e-9);
+    ck_assert_double_eq_tol(p.delta_mu_hat, sqrt(2.0), 2e-3);
+    /* Small counts: the ends are where the profiled -2 ln(L/Lmax) is 1,
+     * checked against a brute-force scan of the background. */
+    ck_assert_int_eq(bl_count_estimate(12.0, 3.0, 7.0, 4.0, &p), HBX_OK);
+    ck_assert_double_eq_tol(p.mu_hat, 5.0 / 3.0, 1e-12);
+    ck_assert_double_eq_tol(count_q_scan(p.p16, 12.0, 3.0, 7.0, 4.0), 1.0, 1e-4);
+    ck_assert_double_eq_tol(count_q_scan(p.p84, 12.0, 3.0, 7.0, 4.0), 1.0, 1e-4);
+    ck_assert(p.p16 < p.mu_hat && p.mu_hat < p.p84);
+    /* A vanishing b_var gives back the exact-b interval. */
+    hbx_prediction exact;
+    ck_assert_int_eq(bl_count_estimate(12.0, 3.0, 7.0, 0.0, &exact), HBX_OK);
+    ck_assert_int_eq(bl_count_estimate(12.0, 3.0, 7.0, 1e-9, &p), HBX_OK);
+    ck_assert_double_eq_tol(p.p16, exact.p16, 1e-6);
+    ck_assert_double_eq_tol(p.p84, exact.p84, 1e-6);
+    /* Nothing counted. */
+    ck_assert_int_eq(bl_count_estimate(0.0, 3.0, 7.0, 4.0, &p), HBX_OK);
+    ck_assert(p.p16 < p.mu_hat && p.mu_hat < p.p84);
+    ck_assert_int_eq(bl_count_estimate(12.0, 3.0, 7.0, -1.0, &p), HBX_E_INVALID);
+    ck_assert_int_eq(bl_count_estimate(12.0, 0.0, 7.0, 1.0, &p), HBX_E_INVALID);
+}
+END_TEST
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines survive a failing test */
@@ -399,6 +457,7 @@ int main(void)
     Suite *s = suite_create("baselines");
     TCase *tc = tcase_create("plugins");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, count_interval_statistics);
     tcase_add_test(tc, count_baseline);
     tcase_add_test(tc, xgb_count_baseline);
     tcase_add_test(tc, xgb_count_threads);

@@ -114,11 +114,14 @@ int bl_best_threshold(const hbx_dataset *d, const float *scores, uint64_t min_mc
 void bl_region_above(const hbx_dataset *d, const float *scores, float threshold,
                      bl_region *region);
 
-/* Stat-only estimate of mu from n events counted where s signal (mu = 1)
- * and b background events are expected: mu_hat = (n - b)/s and [p16, p84]
- * from the Poisson likelihood ratio, -2 ln(L/Lmax) = 1 in mu.
- * delta_mu_hat is half the interval. Returns HBX_OK or HBX_E_INVALID (s <= 0
- * or b < 0). */
-int bl_count_estimate(double n, double s, double b, hbx_prediction *out);
+/* Estimate of mu from n events counted where s signal (mu = 1) and b
+ * background events are expected, b itself known to a variance b_var from
+ * the simulation statistics of its estimate (0: exactly). mu_hat = (n - b)/s;
+ * [p16, p84] where -2 ln of the profile likelihood ratio is 1, the
+ * background profiled with its Gaussian constraint; so the interval
+ * carries the data's Poisson fluctuation and the estimate's own. No
+ * systematics. delta_mu_hat is half the interval. Returns HBX_OK,
+ * HBX_E_INVALID (s <= 0, b < 0, b_var < 0) or HBX_E_PLUGIN. */
+int bl_count_estimate(double n, double s, double b, double b_var, hbx_prediction *out);
 
 #endif

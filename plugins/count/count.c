@@ -299,7 +299,7 @@ static int count_predict(void *state, const hbx_dataset *pe, hbx_prediction *out
     uint64_t n = 0;
     for (uint64_t i = 0; i < pe->n_events; i++)
         n += (uint64_t)in_region(st, pe, i);
-    return bl_count_estimate((double)n, st->region.s, st->region.b, out);
+    return bl_count_estimate((double)n, st->region.s, st->region.b, st->region.b_var, out);
 }
 
 static void count_destroy(void *state)

@@ -126,7 +126,7 @@ static int xgbc_predict(void *state, const hbx_dataset *pe, hbx_prediction *out)
     for (uint64_t i = 0; rc == HBX_OK && i < pe->n_events; i++)
         n += scores[i] >= st->threshold;
     free(scores);
-    return rc == HBX_OK ? bl_count_estimate((double)n, st->region.s, st->region.b, out) : rc;
+    return rc == HBX_OK ? bl_count_estimate((double)n, st->region.s, st->region.b, st->region.b_var, out) : rc;
 }
 
 static void xgbc_destroy(void *state)
