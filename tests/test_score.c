@@ -354,6 +354,35 @@ static char *make_run(const char *plugin, unsigned seed, double shift, const cha
     return dir;
 }
 
+/* A pool whose background events weigh too much gets a note; a large
+ * pool, none. */
+static int has_pool_note(const char *dir, double weight)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_object_set_new(json_object_get(j, "data"), "pool_background_weight", json_real(weight));
+    ck_assert_int_eq(json_dump_file(j, path, 0), 0);
+    json_decref(j);
+    hbx_rundir *r = load_ok(dir);
+    int found = 0;
+    for (size_t i = 0; i < r->n_notes; i++)
+        found |= strstr(r->notes[i], "PE pool's background events weigh") != NULL;
+    hbx_rundir_free(r);
+    return found;
+}
+
+START_TEST(heavy_pool_is_noted)
+{
+    char *dir = make_run("p", 42, 0, "");
+    ck_assert(has_pool_note(dir, 2.26));
+    ck_assert(!has_pool_note(dir, 0.01));
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(failed_pes_count_as_not_covering)
 {
     char *dir = make_run("flaky", 42, 0, "SIGSEGV");
@@ -695,6 +724,7 @@ static Suite *suite(void)
     tcase_add_test(d, original_round_trip);
     tcase_add_test(d, bootstrap_reproducible);
     tcase_add_test(d, failed_pes_count_as_not_covering);
+    tcase_add_test(d, heavy_pool_is_noted);
     tcase_add_test(d, malformed_files_are_named);
     tcase_add_test(d, report_is_wellformed);
     tcase_add_test(d, compare_refuses_mixed_settings);

@@ -136,6 +136,10 @@ static void print_summary(const hbx_run_summary *s, const char *out)
     printf("time:      total %.2f s; fit %.2f s; predict %.2f s and PE generation %.2f s "
            "(summed over workers)\n",
            s->total_s, s->fit_s, s->predict_s, s->generate_s);
+    printf("pool:      background events weigh %.3g on average\n", s->pool_background_weight);
+    if (s->pool_background_weight > HBX_POOL_WEIGHT_NOTE)
+        printf("note:      %s\n", "the pool's own fluctuation biases coverage low; "
+               "`higgsbox score` explains (docs/ANALYSIS.md)");
 }
 
 int cmd_run(int argc, char **argv)

@@ -220,6 +220,7 @@ typedef struct run_ctx {
     hbx_pe_pool *pool;
     uint64_t capacity;
     uint64_t pool_events;
+    double pool_bkg_weight; /* mean weight of the pool's background events */
     hbx_sandbox *sb;
     hbx_worker *fitted;
     pthread_mutex_t fork_lock; /* the fitted worker's socket */
@@ -468,6 +469,8 @@ static int write_run_json(run_ctx *c, const char *plugin_sha, const char *data_s
                           data_sha, "test_events", (json_int_t)c->pool_events, "settings",
                           run_settings_json(&c->s), "limits", limits, "machine", machine_json(),
                           "complete", complete);
+    json_object_set_new(json_object_get(j, "data"), "pool_background_weight",
+                        json_real(c->pool_bkg_weight));
     json_object_set_new(j, "fit", record_json(&c->fit_rec));
     json_t *layers = c->layers_json ? json_loads(c->layers_json, 0, NULL) : NULL;
     json_object_set_new(j, "sandbox", json_pack("{s:o}", "layers", layers ? layers : json_null()));
@@ -663,10 +666,18 @@ int hbx_run_execute(hbx_run *r, hbx_run_summary *summary, char *err, size_t err_
     if (hbx_pe_pool_load(&c.pool, r->data, err, err_len) != HBX_OK ||
         hbx_dataset_load(r->data, HBX_SPLIT_TRAIN, &train, err, err_len) != 0)
         goto out;
-    uint64_t pool_counts[HBX_N_PROCESSES];
-    hbx_pe_pool_totals(c.pool, pool_counts, NULL);
-    for (int k = 0; k < HBX_N_PROCESSES; k++)
+    uint64_t pool_counts[HBX_N_PROCESSES], bkg_events = 0;
+    double pool_sums[HBX_N_PROCESSES], bkg_sum = 0;
+    hbx_pe_pool_totals(c.pool, pool_counts, pool_sums);
+    for (int k = 0; k < HBX_N_PROCESSES; k++) {
         c.pool_events += pool_counts[k];
+        if (k != HBX_HTAUTAU) {
+            bkg_events += pool_counts[k];
+            bkg_sum += pool_sums[k];
+        }
+    }
+    c.pool_bkg_weight = bkg_events ? bkg_sum / (double)bkg_events : 0.0;
+    summary->pool_background_weight = c.pool_bkg_weight;
     double mu_max = 0;
     for (unsigned s = 0; s < c.s.sets; s++)
         mu_max = c.s.mu[s] > mu_max ? c.s.mu[s] : mu_max;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "higgsbox/run.h"
 #include "score_internal.h"
 
 const char *const hbx_score_syst_names[HBX_SCORE_N_SYST] = {
@@ -259,6 +260,16 @@ static int read_run_json(hbx_rundir *r, char *err, size_t err_len)
     double t;
     if (get_finite(json_object_get(json_object_get(j, "timing"), "total_s"), &t) == 0)
         r->total_s = r->ingestion_duration = t;
+    double pool_w;
+    if (get_finite(json_object_get(data, "pool_background_weight"), &pool_w) == 0 &&
+        pool_w > HBX_POOL_WEIGHT_NOTE &&
+        add_note(r, "the PE pool's background events weigh %.3g on average: the pool's own "
+                 "fluctuation, shared by every PE, adds about %.0f%% to a PE's Poisson "
+                 "variance and biases coverage low for any method; use a larger test pool "
+                 "(docs/ANALYSIS.md)", pool_w, 100.0 * pool_w) != 0) {
+        hbx_sc_err(err, err_len, "out of memory");
+        goto out;
+    }
     json_t *complete = json_object_get(j, "complete");
     r->complete = json_is_boolean(complete) ? json_is_true(complete) : -1;
     if (r->complete == 0 && add_note(r, "run.json says the run is not complete") != 0) {

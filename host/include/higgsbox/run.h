@@ -26,6 +26,11 @@ extern "C" {
 
 typedef struct hbx_run hbx_run;
 
+/* Above this mean background weight in the PE pool, a run and its score
+ * carry a note: the pool's own fluctuation then adds more than 5 % to a
+ * PE's variance, a bias no method can see (docs/ANALYSIS.md). */
+#define HBX_POOL_WEIGHT_NOTE 0.05
+
 /* Progress after each pseudo-experiment. Called from the thread that
  * finished it, serialised by the run (never concurrently). */
 typedef struct hbx_run_progress {
@@ -46,6 +51,10 @@ typedef struct hbx_run_summary {
     double fit_s, predict_s, generate_s, total_s;
     int fit_ok;
     char fit_verdict[600];    /* hbx_call_record_describe of fit */
+    /* Mean weight of the test pool's background events: the pool's own
+     * statistical fluctuation, shared by every PE, adds about this fraction
+     * to a PE's Poisson variance (docs/ANALYSIS.md). */
+    double pool_background_weight;
 } hbx_run_summary;
 
 /* A run with the defaults: 10 sets × 100 PEs, the public-phase list of true
