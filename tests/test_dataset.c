@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <hdf5.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../host/src/dataset_deflate.h"
 #include "higgsbox/higgsbox.h"
 #include "support.h"
 
@@ -306,6 +309,145 @@ static const char *const csv_order[31] = {
     "DER_mass_jet_jet", "DER_prodeta_jet_jet", "DER_deltar_had_lep", "DER_pt_tot",
     "DER_sum_pt", "DER_pt_ratio_lep_had", "DER_met_phi_centrality", "DER_lep_eta_centrality"};
 
+/* ---- chunks compressed by the writer (shuffle here, zlib) ----------------- */
+
+/* Column contents that stress the compression: each feature gets its own
+ * kind, from constant to incompressible, and some with skewed byte
+ * frequencies deep enough to need length-limited Huffman codes (deflate
+ * allows 15 bits). */
+static void fill_hard(hbx_table *t, uint64_t first, uint64_t n)
+{
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t i = first + k, h = (i + 1) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+        h *= 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 32;
+        /* ~Fibonacci byte frequencies: value v with probability ~0.618^v */
+        int fib = 0;
+        for (uint64_t x = h; (x & 0xff) < 158 && fib < 40; x >>= 1)
+            fib++;
+        for (int f = 0; f < HBX_N_FEATURES; f++) {
+            float v;
+            switch (f % 6) {
+            case 0:
+                v = -25.0f; /* constant */
+                break;
+            case 1:
+                v = (h >> f & 1) ? 1.5f : -25.0f; /* two values */
+                break;
+            case 2: { /* random mantissa and sign, finite */
+                uint32_t bits = (uint32_t)(h >> (f % 8)) & 0x807fffffu;
+                bits |= (uint32_t)(100 + (h >> 40) % 40) << 23;
+                memcpy(&v, &bits, sizeof v);
+                break;
+            }
+            case 3:
+                v = (float)fib; /* skewed */
+                break;
+            case 4:
+                v = (float)((double)(h % 1000003) / 1000.0); /* 3 decimals, like the data */
+                break;
+            default:
+                v = i % 65536 < 3 ? 7.0f : 0.0f; /* nearly all zero */
+                break;
+            }
+            t->features[f][k] = v;
+        }
+        uint8_t p = (uint8_t)(fib % HBX_N_PROCESSES);
+        t->process[k] = p;
+        t->labels[k] = p == HBX_HTAUTAU;
+        t->weights[k] = 1.0 + (double)p / 3.0;
+    }
+    t->n = n;
+}
+
+typedef struct helper_arg {
+    hbx_dataset_writer *w;
+    atomic_int *stop;
+    long helped;
+} helper_arg;
+
+static void *helper(void *p)
+{
+    helper_arg *a = p;
+    while (!atomic_load(a->stop))
+        a->helped += hbx_dataset_writer_help(a->w);
+    return NULL;
+}
+
+START_TEST(writer_deflates_any_data)
+{
+    char *dir = test_tmpdir(), path[4096], err[512];
+    snprintf(path, sizeof path, "%s/hard.h5", dir);
+    const uint64_t n_train = 3 * HBX_DATASET_CHUNK + 12345, n_test = 777;
+    for (int helpers = 0; helpers <= 2; helpers += 2) {
+        hbx_dataset_writer *w = hbx_dataset_writer_open(path, provenance, err, sizeof err);
+        ck_assert_msg(w != NULL, "%s", err);
+        hbx_dataset_writer_set_helpers(w, helpers);
+        atomic_int stop;
+        atomic_init(&stop, 0);
+        helper_arg args[2] = {{w, &stop, 0}, {w, &stop, 0}};
+        pthread_t tid[2];
+        for (int h = 0; h < helpers; h++)
+            ck_assert_int_eq(pthread_create(&tid[h], NULL, helper, &args[h]), 0);
+        hbx_table t;
+        ck_assert_int_eq(hbx_table_alloc(&t, 50000, HBX_TABLE_TRUTH), HBX_OK);
+        for (uint64_t done = 0; done < n_train; done += t.n) {
+            fill_hard(&t, done, n_train - done < 50000 ? n_train - done : 50000);
+            ck_assert_msg(hbx_dataset_writer_append(w, HBX_SPLIT_TRAIN, &t, err, sizeof err) == 0,
+                          "%s", err);
+        }
+        fill_hard(&t, 0, n_test);
+        ck_assert(hbx_dataset_writer_append(w, HBX_SPLIT_TEST, &t, err, sizeof err) == 0);
+        ck_assert_msg(hbx_dataset_writer_flush(w, err, sizeof err) == 0, "%s", err);
+        atomic_store(&stop, 1);
+        for (int h = 0; h < helpers; h++)
+            pthread_join(tid[h], NULL);
+        ck_assert_msg(hbx_dataset_writer_close(w, 1, err, sizeof err) == 0, "%s", err);
+        hbx_table_free(&t);
+
+        /* Read back through HDF5's own filters (zlib's inflate). */
+        hbx_table got, want;
+        ck_assert_msg(hbx_dataset_load(path, HBX_SPLIT_ALL, &got, err, sizeof err) == 0, "%s",
+                      err);
+        ck_assert_uint_eq(got.n, n_train + n_test);
+        ck_assert_int_eq(hbx_table_alloc(&want, n_train, HBX_TABLE_TRUTH), HBX_OK);
+        fill_hard(&want, 0, n_test);
+        for (int f = 0; f < HBX_N_FEATURES; f++)
+            ck_assert_msg(memcmp(got.features[f], want.features[f], n_test * 4) == 0,
+                          "test %s differs (%d helpers)", hbx_feature_name(f), helpers);
+        fill_hard(&want, 0, n_train);
+        for (int f = 0; f < HBX_N_FEATURES; f++)
+            ck_assert_msg(memcmp(got.features[f] + n_test, want.features[f], n_train * 4) == 0,
+                          "train %s differs (%d helpers)", hbx_feature_name(f), helpers);
+        ck_assert(memcmp(got.weights + n_test, want.weights, n_train * 8) == 0);
+        ck_assert(memcmp(got.process + n_test, want.process, n_train) == 0);
+        ck_assert(memcmp(got.labels + n_test, want.labels, n_train) == 0);
+        hbx_table_free(&got);
+        hbx_table_free(&want);
+
+        /* The test split's one chunk is 777 events and 64,759 events of
+         * zero fill: the fill must cost next to nothing (coded as literals,
+         * at least a bit a byte, it would be ~32 KB per float column). */
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        ck_assert(f >= 0);
+        for (int c = 0; c < HBX_N_FEATURES; c++) {
+            char name[128];
+            snprintf(name, sizeof name, "/test/%s", hbx_feature_name(c));
+            hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+            ck_assert(d >= 0);
+            hsize_t stored = H5Dget_storage_size(d);
+            ck_assert_msg(stored <= n_test * 4 + 2048, "%s: %llu bytes stored", name,
+                          (unsigned long long)stored);
+            H5Dclose(d);
+        }
+        H5Fclose(f);
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(layout_as_documented)
 {
     char *dir = test_tmpdir(), path[4096];
@@ -557,6 +699,7 @@ int main(void)
     tcase_add_test(tc, empty_split_round_trip);
     tcase_add_test(tc, rescale_on_commit);
     tcase_add_test(tc, abort_and_failure_leave_nothing);
+    tcase_add_test(tc, writer_deflates_any_data);
     tcase_add_test(tc, layout_as_documented);
     tcase_add_test(tc, damaged_inputs);
     tcase_add_test(tc, info_command);

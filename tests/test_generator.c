@@ -476,6 +476,47 @@ START_TEST(file_matches_memory)
 }
 END_TEST
 
+/* The bytes of a file (malloc'd), and their count. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)n);
+    ck_assert(buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+START_TEST(file_bytes_identical_whatever_the_threads)
+{
+    /* Full and partial chunks in both splits, deflated by the workers in
+     * whatever order they get to them. */
+    char *dir = test_tmpdir(), path[2][4096], err[1024];
+    hbx_gen_options o;
+    hbx_gen_options_default(&o);
+    o.events = 2 * HBX_DATASET_CHUNK + 5000;
+    o.test_fraction = 0.5;
+    o.seed = 7;
+    for (int k = 0; k < 2; k++) {
+        snprintf(path[k], sizeof path[k], "%s/t%d.h5", dir, k);
+        o.threads = k ? 3 : 1;
+        ck_assert_msg(hbx_generate_file(&o, path[k], err, sizeof err) == 0, "%s", err);
+    }
+    size_t len[2];
+    unsigned char *a = slurp(path[0], &len[0]), *b = slurp(path[1], &len[1]);
+    ck_assert_uint_eq(len[0], len[1]);
+    ck_assert_msg(memcmp(a, b, len[0]) == 0, "files differ with 1 and 3 threads");
+    free(a);
+    free(b);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(bad_path_leaves_nothing)
 {
     char err[1024];
@@ -571,6 +612,7 @@ int main(void)
     tcase_add_test(tc, events_follow_the_data_conventions);
     tcase_add_test(tc, realism_against_the_real_data);
     tcase_add_test(tc, file_matches_memory);
+    tcase_add_test(tc, file_bytes_identical_whatever_the_threads);
     tcase_add_test(tc, bad_path_leaves_nothing);
     tcase_add_test(tc, cli_writes_a_loadable_file);
     tcase_add_test(tc, cli_refuses_bad_input);

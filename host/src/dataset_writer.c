@@ -1,31 +1,56 @@
 /*
  * Streaming writer of dataset files (format v1, docs/FORMAT.md).
  *
- * Events are buffered one chunk per split and written chunk-aligned, so
- * memory stays constant whatever the file size and each HDF5 write fills
- * whole chunks. Everything goes into a temporary file beside the target
- * (same directory, hence same file system, hence an atomic rename); the
- * header attributes are written and the file renamed only on commit.
+ * Events are buffered in chunks (HBX_DATASET_CHUNK events of one split) and
+ * each full chunk is shuffled and deflated here (dataset_deflate.c: the
+ * shuffle, then zlib), not by HDF5's filters, then stored with
+ * H5Dwrite_chunk: HDF5 only places bytes. That lets chunks be deflated on
+ * several threads while HDF5, which is not thread-safe, is called from the
+ * appending thread alone (dataset_deflate.h describes the helpers). Chunks
+ * reach HDF5 in the order they filled and zlib's output depends only on its
+ * input, so the file's bytes do not depend on the threads' timing. Memory
+ * stays bounded by a few chunks whatever the file size. Everything goes
+ * into a temporary file beside the target (same directory, hence same file
+ * system, hence an atomic rename); the header attributes are written and
+ * the file renamed only on commit.
  */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dataset_deflate.h"
 #include "dataset_internal.h"
 
-/* zlib level 1: after the shuffle filter it ends within 10% of level 6's
- * size, and a whole import runs twice as fast (bench_import, 300k events:
- * 18.7 vs 17.0 MB, 1.6 vs 3.3 s). */
+/* The level the datasets declare (HDF5 records it; no decoder uses it).
+ * HDF5 deflates with it only when weights are rescaled in place at commit;
+ * every other chunk is deflated by dataset_deflate.c with zlib's
+ * Huffman-only strategy (Z_RLE for a split's last chunk): on generated
+ * data 7 % smaller than level 1 and twice as fast (docs/FORMAT.md). */
 enum { DEFLATE_LEVEL = 1 };
+
+/* A chunk of one split on its way to the file: filled by the appender,
+ * queued when full, its columns deflated by whichever thread claims them,
+ * then written by the appender. */
+typedef struct chunk {
+    int split;
+    hsize_t start;   /* its first event in the split */
+    hbx_table buf;   /* HBX_DATASET_CHUNK events of capacity, buf.n filled */
+    unsigned char *out; /* deflated column c at out + out_offset[c], len[c] bytes */
+    size_t len[HBX_N_COLUMNS];
+    int claimed;     /* columns taken by a deflating thread (under the lock) */
+    int done;        /* columns deflated (under the lock) */
+    struct chunk *next;
+} chunk;
 
 typedef struct split_out {
     hid_t group;
     hid_t dset[HBX_N_COLUMNS];
-    uint64_t written; /* events already in the file */
-    hbx_table buf;    /* pending events, at most one chunk */
+    uint64_t rows;   /* events appended */
+    chunk *filling;  /* chunk receiving events, NULL until the next append */
     uint64_t count[HBX_N_PROCESSES];
     double sum[HBX_N_PROCESSES];
 } split_out;
@@ -40,13 +65,26 @@ struct hbx_dataset_writer {
     int failed;
     int has_totals;
     double totals[HBX_N_PROCESSES];
+
+    size_t out_offset[HBX_N_COLUMNS + 1];
+    int max_queued;  /* full chunks that may wait for deflating or writing */
+    chunk *spare;    /* recycled chunks (appender only) */
+    pthread_mutex_t mu; /* guards the queue and the chunks' claimed and done */
+    pthread_cond_t deflated; /* a queued chunk's last column was deflated */
+    chunk *head, *tail; /* full chunks in the order they filled */
+    int queued;
+    /* Deflaters (a zlib stream and scratch each) not in use, under the
+     * lock: a thread takes one per column it deflates and gives it back,
+     * so there are as many as threads ever deflated at once. */
+    hbx_deflater **idle;
+    int n_idle, cap_idle;
 };
 
 /* No fletcher32: each deflated chunk already carries zlib's adler32, so a
  * corrupted chunk fails to inflate; a second checksum cost 5% of load time.
- * Unwritten parts of a partial last chunk keep the default fill (zeros), so
- * they compress to nothing and leak no memory contents into the file; no
- * modification times are recorded, so the same events give the same bytes. */
+ * The part of a last chunk beyond the events is zeros (the default fill),
+ * leaking no memory contents into the file; no modification times are
+ * recorded, so the same events give the same bytes. */
 static hid_t create_column(hid_t group, int c)
 {
     hsize_t dims = 0, maxdims = H5S_UNLIMITED, chunk = HBX_DATASET_CHUNK;
@@ -92,10 +130,35 @@ static int close_handles(hbx_dataset_writer *w)
     return rc;
 }
 
+static void chunk_free(chunk *ch)
+{
+    if (!ch)
+        return;
+    hbx_table_free(&ch->buf);
+    free(ch->out);
+    free(ch);
+}
+
+static void chunk_list_free(chunk *ch)
+{
+    while (ch) {
+        chunk *next = ch->next;
+        chunk_free(ch);
+        ch = next;
+    }
+}
+
 static void writer_free(hbx_dataset_writer *w)
 {
     for (int s = 0; s < 2; s++)
-        hbx_table_free(&w->s[s].buf);
+        chunk_free(w->s[s].filling);
+    chunk_list_free(w->head);
+    chunk_list_free(w->spare);
+    for (int i = 0; i < w->n_idle; i++)
+        hbx_deflater_free(w->idle[i]);
+    free(w->idle);
+    pthread_cond_destroy(&w->deflated);
+    pthread_mutex_destroy(&w->mu);
     free(w->path);
     free(w->tmp);
     free(w->provenance);
@@ -127,21 +190,24 @@ hbx_dataset_writer *hbx_dataset_writer_open(const char *path, const char *proven
     if (check_provenance(path, provenance, err, err_len) != 0)
         return NULL;
     hbx_dataset_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(path)) || !(w->provenance = strdup(provenance))) {
+    if (!w) {
         hbx_set_error(err, err_len, "%s: out of memory", path);
-        if (w)
-            writer_free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->deflated, NULL);
+    for (int c = 0; c < HBX_N_COLUMNS; c++)
+        w->out_offset[c + 1] =
+            w->out_offset[c] + hbx_deflate_bound(HBX_DATASET_CHUNK, hbx_column_size(c));
+    if (!(w->path = strdup(path)) || !(w->provenance = strdup(provenance))) {
+        hbx_set_error(err, err_len, "%s: out of memory", path);
+        writer_free(w);
         return NULL;
     }
     if (!(w->tmp = hbx_temp_beside(path, err, err_len))) {
         writer_free(w);
         return NULL;
     }
-    for (int s = 0; s < 2; s++)
-        if (hbx_table_alloc(&w->s[s].buf, HBX_DATASET_CHUNK, HBX_TABLE_TRUTH) != HBX_OK) {
-            hbx_set_error(err, err_len, "%s: out of memory", path);
-            goto fail;
-        }
     w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         hbx_h5_error(err, err_len, "%s: cannot create HDF5 file", w->tmp);
@@ -185,35 +251,174 @@ fail:
     return NULL;
 }
 
-/* Writes the buffered events of split `s` after the ones in the file. */
-static int flush_split(hbx_dataset_writer *w, int s, char *err, size_t err_len)
+/* ---- chunks: filling, deflating, writing ------------------------------------ */
+
+void hbx_dataset_writer_set_helpers(hbx_dataset_writer *w, int helpers)
 {
-    split_out *o = &w->s[s];
-    hsize_t n = o->buf.n, start = o->written, total = o->written + n;
-    if (n == 0)
-        return 0;
-    hid_t mspace = H5Screate_simple(1, &n, NULL);
-    int rc = mspace < 0 ? -1 : 0;
-    for (int c = 0; rc == 0 && c < HBX_N_COLUMNS; c++) {
-        hid_t fspace = -1;
-        if (H5Dset_extent(o->dset[c], &total) < 0 || (fspace = H5Dget_space(o->dset[c])) < 0 ||
-            H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
-            H5Dwrite(o->dset[c], w->mem_type[c], mspace, fspace, H5P_DEFAULT,
-                     hbx_table_column(&o->buf, c)) < 0)
-            rc = -1;
-        if (fspace >= 0)
-            H5Sclose(fspace);
-        if (rc)
-            hbx_h5_error(err, err_len, "%s: cannot write /%s/%s", w->path,
-                         hbx_h5_group((hbx_split)s), hbx_column_name(c));
+    /* As many waiting chunks as helpers keeps each busy while the appender
+     * fills the next; more would only cost memory (a chunk is ~16 MB with
+     * its deflated copy). */
+    w->max_queued = helpers > 0 ? helpers : 0;
+}
+
+/* A chunk for split `s` starting at its next event, recycled or new. */
+static chunk *chunk_take(hbx_dataset_writer *w, int s)
+{
+    chunk *ch = w->spare;
+    if (ch) {
+        w->spare = ch->next;
+    } else {
+        ch = calloc(1, sizeof *ch);
+        if (!ch || hbx_table_alloc(&ch->buf, HBX_DATASET_CHUNK, HBX_TABLE_TRUTH) != HBX_OK ||
+            !(ch->out = malloc(w->out_offset[HBX_N_COLUMNS]))) {
+            chunk_free(ch);
+            return NULL;
+        }
     }
-    if (mspace >= 0)
-        H5Sclose(mspace);
+    ch->split = s;
+    ch->start = w->s[s].rows;
+    ch->buf.n = 0;
+    ch->claimed = ch->done = 0;
+    ch->next = NULL;
+    return ch;
+}
+
+/* Puts a deflater back among the idle ones (under the lock). */
+static void keep_deflater(hbx_dataset_writer *w, hbx_deflater *d)
+{
+    if (w->n_idle == w->cap_idle) {
+        int cap = w->cap_idle ? 2 * w->cap_idle : 4;
+        hbx_deflater **p = realloc(w->idle, (size_t)cap * sizeof *p);
+        if (!p) {
+            hbx_deflater_free(d); /* the next user makes another */
+            return;
+        }
+        w->idle = p;
+        w->cap_idle = cap;
+    }
+    w->idle[w->n_idle++] = d;
+}
+
+int hbx_dataset_writer_help(hbx_dataset_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    chunk *ch = w->head;
+    while (ch && ch->claimed == HBX_N_COLUMNS)
+        ch = ch->next;
+    if (!ch) {
+        pthread_mutex_unlock(&w->mu);
+        return 0;
+    }
+    int c = ch->claimed++;
+    hbx_deflater *d = w->n_idle > 0 ? w->idle[--w->n_idle] : NULL;
+    pthread_mutex_unlock(&w->mu);
+    if (!d)
+        d = hbx_deflater_new();
+    /* Always a whole chunk: the end of a last one is zeros (the fill
+     * value), as HDF5 itself would store it. Length 0 (no deflater: out
+     * of memory) makes write_chunk fail. */
+    ch->len[c] = d ? hbx_deflate_values(d, hbx_table_column(&ch->buf, c), ch->buf.n,
+                                        HBX_DATASET_CHUNK - ch->buf.n, hbx_column_size(c),
+                                        ch->out + w->out_offset[c])
+                   : 0;
+    pthread_mutex_lock(&w->mu);
+    if (d)
+        keep_deflater(w, d);
+    if (++ch->done == HBX_N_COLUMNS)
+        pthread_cond_broadcast(&w->deflated);
+    pthread_mutex_unlock(&w->mu);
+    return 1;
+}
+
+static void enqueue(hbx_dataset_writer *w, chunk *ch)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->tail)
+        w->tail->next = ch;
     else
-        hbx_h5_error(err, err_len, "%s: cannot write", w->path);
-    o->written = total;
-    o->buf.n = 0;
-    return rc;
+        w->head = ch;
+    w->tail = ch;
+    w->queued++;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Stores a deflated chunk: the datasets grow to its end and HDF5 gets its
+ * bytes as they are (filter mask 0: every filter of the pipeline applied). */
+static int write_chunk(hbx_dataset_writer *w, const chunk *ch, char *err, size_t err_len)
+{
+    split_out *o = &w->s[ch->split];
+    hsize_t offset = ch->start, end = ch->start + ch->buf.n;
+    for (int k = 0; k < HBX_N_COLUMNS; k++) {
+        int c = hbx_csv_column(k);
+        if (ch->len[c] == 0) { /* no deflater for it */
+            hbx_set_error(err, err_len, "%s: out of memory compressing /%s/%s", w->path,
+                          hbx_h5_group((hbx_split)ch->split), hbx_column_name(c));
+            return -1;
+        }
+        if (H5Dset_extent(o->dset[c], &end) < 0 ||
+            H5Dwrite_chunk(o->dset[c], H5P_DEFAULT, 0, &offset, ch->len[c],
+                           ch->out + w->out_offset[c]) < 0) {
+            hbx_h5_error(err, err_len, "%s: cannot write /%s/%s", w->path,
+                         hbx_h5_group((hbx_split)ch->split), hbx_column_name(c));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Writes queued chunks, in order, until at most `limit` wait: the head
+ * chunk's unclaimed columns are deflated here, and the appender waits for
+ * the helpers only on columns they are deflating. Chunks already deflated
+ * are written too, whatever the limit. */
+static int drain(hbx_dataset_writer *w, int limit, char *err, size_t err_len)
+{
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        chunk *ch = w->head;
+        if (!ch || (ch->done < HBX_N_COLUMNS && w->queued <= limit)) {
+            pthread_mutex_unlock(&w->mu);
+            return 0;
+        }
+        if (ch->claimed < HBX_N_COLUMNS) {
+            pthread_mutex_unlock(&w->mu);
+            hbx_dataset_writer_help(w); /* claims the head's next column */
+            continue;
+        }
+        while (ch->done < HBX_N_COLUMNS)
+            pthread_cond_wait(&w->deflated, &w->mu);
+        w->head = ch->next;
+        if (!w->head)
+            w->tail = NULL;
+        w->queued--;
+        pthread_mutex_unlock(&w->mu);
+        int rc = write_chunk(w, ch, err, err_len);
+        ch->next = w->spare;
+        w->spare = ch;
+        if (rc != 0) {
+            w->failed = 1;
+            return -1;
+        }
+    }
+}
+
+int hbx_dataset_writer_flush(hbx_dataset_writer *w, char *err, size_t err_len)
+{
+    hbx_h5_quiet();
+    if (w->failed) {
+        hbx_set_error(err, err_len, "%s: writer already failed", w->path);
+        return -1;
+    }
+    for (int s = 0; s < 2; s++) {
+        chunk *ch = w->s[s].filling;
+        w->s[s].filling = NULL;
+        if (ch && ch->buf.n > 0) {
+            enqueue(w, ch);
+        } else if (ch) {
+            ch->next = w->spare;
+            w->spare = ch;
+        }
+    }
+    return drain(w, 0, err, err_len);
 }
 
 int hbx_dataset_writer_append(hbx_dataset_writer *w, hbx_split split, const hbx_table *t,
@@ -236,7 +441,7 @@ int hbx_dataset_writer_append(hbx_dataset_writer *w, hbx_split split, const hbx_
     }
     split_out *o = &w->s[split];
     char why[256];
-    if (hbx_table_check(t, 0, t->n, o->written + o->buf.n, why, sizeof why) != 0) {
+    if (hbx_table_check(t, 0, t->n, o->rows, why, sizeof why) != 0) {
         hbx_set_error(err, err_len, "%s: %s split, %s", w->path, hbx_split_name(split), why);
         w->failed = 1;
         return -1;
@@ -246,19 +451,28 @@ int hbx_dataset_writer_append(hbx_dataset_writer *w, hbx_split split, const hbx_
         o->sum[t->process[i]] += t->weights[i];
     }
     for (uint64_t done = 0; done < t->n;) {
-        uint64_t take = HBX_DATASET_CHUNK - o->buf.n;
+        if (!o->filling && !(o->filling = chunk_take(w, split))) {
+            hbx_set_error(err, err_len, "%s: out of memory", w->path);
+            w->failed = 1;
+            return -1;
+        }
+        chunk *ch = o->filling;
+        uint64_t take = HBX_DATASET_CHUNK - ch->buf.n;
         if (take > t->n - done)
             take = t->n - done;
         for (int c = 0; c < HBX_N_COLUMNS; c++) {
             size_t sz = hbx_column_size(c);
-            memcpy((char *)hbx_table_column(&o->buf, c) + o->buf.n * sz,
+            memcpy((char *)hbx_table_column(&ch->buf, c) + ch->buf.n * sz,
                    (const char *)hbx_table_column(t, c) + done * sz, take * sz);
         }
-        o->buf.n += take;
+        ch->buf.n += take;
+        o->rows += take;
         done += take;
-        if (o->buf.n == HBX_DATASET_CHUNK && flush_split(w, split, err, err_len) != 0) {
-            w->failed = 1;
-            return -1;
+        if (ch->buf.n == HBX_DATASET_CHUNK) {
+            o->filling = NULL;
+            enqueue(w, ch);
+            if (drain(w, w->max_queued, err, err_len) != 0)
+                return -1;
         }
     }
     return 0;
@@ -289,9 +503,11 @@ static int rescale_split(hbx_dataset_writer *w, int s, const double factor[HBX_N
 {
     split_out *o = &w->s[s];
     double sum[HBX_N_PROCESSES] = {0};
-    int rc = 0;
-    for (hsize_t start = 0; rc == 0 && start < o->written; start += HBX_DATASET_CHUNK) {
-        hsize_t n = o->written - start < HBX_DATASET_CHUNK ? o->written - start : HBX_DATASET_CHUNK;
+    double *weights = malloc(HBX_DATASET_CHUNK * sizeof *weights);
+    uint8_t *process = malloc(HBX_DATASET_CHUNK);
+    int rc = weights && process ? 0 : -1;
+    for (hsize_t start = 0; rc == 0 && start < o->rows; start += HBX_DATASET_CHUNK) {
+        hsize_t n = o->rows - start < HBX_DATASET_CHUNK ? o->rows - start : HBX_DATASET_CHUNK;
         hid_t mspace = H5Screate_simple(1, &n, NULL);
         hid_t wspace = H5Dget_space(o->dset[HBX_COLUMN_WEIGHTS]);
         hid_t pspace = H5Dget_space(o->dset[HBX_COLUMN_PROCESS]);
@@ -299,19 +515,19 @@ static int rescale_split(hbx_dataset_writer *w, int s, const double factor[HBX_N
                      H5Sselect_hyperslab(wspace, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
                      H5Sselect_hyperslab(pspace, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
                      H5Dread(o->dset[HBX_COLUMN_WEIGHTS], w->mem_type[HBX_COLUMN_WEIGHTS],
-                             mspace, wspace, H5P_DEFAULT, o->buf.weights) < 0 ||
+                             mspace, wspace, H5P_DEFAULT, weights) < 0 ||
                      H5Dread(o->dset[HBX_COLUMN_PROCESS], w->mem_type[HBX_COLUMN_PROCESS],
-                             mspace, pspace, H5P_DEFAULT, o->buf.process) < 0
+                             mspace, pspace, H5P_DEFAULT, process) < 0
                  ? -1
                  : 0;
         if (rc == 0) {
             for (hsize_t i = 0; i < n; i++) {
-                uint8_t p = o->buf.process[i] < HBX_N_PROCESSES ? o->buf.process[i] : 0;
-                o->buf.weights[i] *= factor[p];
-                sum[p] += o->buf.weights[i];
+                uint8_t p = process[i] < HBX_N_PROCESSES ? process[i] : 0;
+                weights[i] *= factor[p];
+                sum[p] += weights[i];
             }
             if (H5Dwrite(o->dset[HBX_COLUMN_WEIGHTS], w->mem_type[HBX_COLUMN_WEIGHTS], mspace,
-                         wspace, H5P_DEFAULT, o->buf.weights) < 0)
+                         wspace, H5P_DEFAULT, weights) < 0)
                 rc = -1;
         }
         if (mspace >= 0)
@@ -321,6 +537,8 @@ static int rescale_split(hbx_dataset_writer *w, int s, const double factor[HBX_N
         if (pspace >= 0)
             H5Sclose(pspace);
     }
+    free(weights);
+    free(process);
     if (rc) {
         hbx_h5_error(err, err_len, "%s: cannot rescale the %s weights", w->path,
                      hbx_split_name((hbx_split)s));
@@ -407,7 +625,7 @@ int hbx_dataset_writer_close(hbx_dataset_writer *w, int commit, char *err, size_
         rc = -1;
     }
     if (commit && rc == 0) {
-        if (flush_split(w, 0, err, err_len) != 0 || flush_split(w, 1, err, err_len) != 0)
+        if (hbx_dataset_writer_flush(w, err, err_len) != 0)
             rc = -1;
         else if (w->has_totals && rescale(w, err, err_len) != 0)
             rc = -1;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dataset_deflate.h"
 #include "generator_internal.h"
 #include "higgsbox/dataset.h"
 #include "higgsbox/higgsbox.h"
@@ -305,15 +306,20 @@ int hbx_generate(const hbx_gen_options *o, hbx_table *train, hbx_table *test, ch
 
 /* Workers make blocks into a ring of slots; the calling thread appends them
  * to the writer in block order. A worker holding block b waits until block
- * b - n_slots has been written, so memory is n_slots blocks. */
+ * b - n_slots has been written, so memory is n_slots blocks (plus the
+ * writer's chunks). Workers also deflate the writer's full chunks, before
+ * making another block: that keeps the writer's queue short, and the
+ * appending thread, which alone calls HDF5, free to store chunks. */
 typedef struct file_job {
     const plan *plan;
     const hbx_gen_physics *ph;
+    hbx_dataset_writer *w;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t next;     /* next block to claim */
-    uint64_t consumed; /* blocks written */
-    int stop;
+    uint64_t consumed; /* blocks appended to the writer */
+    int stop;          /* an error: workers leave */
+    int input_done;    /* every block appended: workers leave once nothing is left to deflate */
     int n_slots;
     hbx_table *slot;
     uint64_t *ready; /* ready[s] = b + 1 once slot s holds finished block b */
@@ -331,21 +337,30 @@ static void fill_slot(file_job *job, uint64_t b)
 static void *file_worker(void *arg)
 {
     file_job *job = arg;
-    pthread_mutex_lock(&job->mu);
-    while (!job->stop && job->next < job->plan->n_blocks) {
-        uint64_t b = job->next++;
-        while (!job->stop && b >= job->consumed + (uint64_t)job->n_slots)
-            pthread_cond_wait(&job->cv, &job->mu);
-        if (job->stop)
-            break;
-        pthread_mutex_unlock(&job->mu);
-        fill_slot(job, b);
+    for (;;) {
+        if (hbx_dataset_writer_help(job->w))
+            continue;
         pthread_mutex_lock(&job->mu);
-        job->ready[b % (uint64_t)job->n_slots] = b + 1;
-        pthread_cond_broadcast(&job->cv);
+        if (job->stop || (job->input_done && job->next >= job->plan->n_blocks)) {
+            pthread_mutex_unlock(&job->mu);
+            return NULL;
+        }
+        if (job->next < job->plan->n_blocks &&
+            job->next < job->consumed + (uint64_t)job->n_slots) {
+            uint64_t b = job->next++;
+            pthread_mutex_unlock(&job->mu);
+            fill_slot(job, b);
+            pthread_mutex_lock(&job->mu);
+            job->ready[b % (uint64_t)job->n_slots] = b + 1;
+            pthread_cond_broadcast(&job->cv);
+        } else {
+            /* The ring is full or every block is claimed: woken when the
+             * appender takes a block (which may also queue a chunk to
+             * deflate) or is done. */
+            pthread_cond_wait(&job->cv, &job->mu);
+        }
+        pthread_mutex_unlock(&job->mu);
     }
-    pthread_mutex_unlock(&job->mu);
-    return NULL;
 }
 
 /* Rows [from, from + n) of `t` as a table of their own (borrowed memory). */
@@ -420,7 +435,7 @@ int hbx_generate_file(const hbx_gen_options *o, const char *path, char *err, siz
     }
 
     int n_threads = thread_count(o, p->n_blocks);
-    file_job job = {.plan = p, .n_slots = 2 * n_threads + 2};
+    file_job job = {.plan = p, .w = w, .n_slots = 2 * n_threads + 2};
     hbx_gen_physics *ph = hbx_gen_physics_new();
     job.ph = ph;
     job.slot = calloc((size_t)job.n_slots, sizeof *job.slot);
@@ -439,6 +454,7 @@ int hbx_generate_file(const hbx_gen_options *o, const char *path, char *err, siz
     for (int t = 0; rc == 0 && t < n_threads; t++)
         if (pthread_create(&tids[started], NULL, file_worker, &job) == 0)
             started++;
+    hbx_dataset_writer_set_helpers(w, started);
     for (uint64_t b = 0; rc == 0 && b < p->n_blocks; b++) {
         uint64_t s = b % (uint64_t)job.n_slots;
         if (started == 0) {
@@ -457,6 +473,14 @@ int hbx_generate_file(const hbx_gen_options *o, const char *path, char *err, siz
         pthread_cond_broadcast(&job.cv);
         pthread_mutex_unlock(&job.mu);
     }
+    /* The last chunks are deflated with the workers' help, which they give
+     * until nothing is left; only then may the writer go. */
+    pthread_mutex_lock(&job.mu);
+    job.input_done = 1;
+    pthread_cond_broadcast(&job.cv);
+    pthread_mutex_unlock(&job.mu);
+    if (rc == 0 && hbx_dataset_writer_flush(w, err, err_len) != 0)
+        rc = -1;
     for (int t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
 

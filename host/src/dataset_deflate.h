@@ -1,0 +1,75 @@
+/*
+ * Compressing dataset chunks outside HDF5 (dataset_deflate.c), so that the
+ * writer can deflate chunks on several threads and hand HDF5 finished bytes
+ * (H5Dwrite_chunk). The shuffle is done here and the deflating by zlib: the
+ * output is exactly what HDF5's own shuffle + deflate filters decode, and
+ * any reader sees an ordinary deflate-compressed dataset.
+ */
+#ifndef HBX_DATASET_DEFLATE_H
+#define HBX_DATASET_DEFLATE_H
+
+#include <stddef.h>
+
+#include "higgsbox/dataset.h"
+
+/* Most values one call compresses (a chunk of the dataset format). */
+#define HBX_DEFLATE_MAX_VALUES 65536
+
+/* Bytes hbx_deflate_values may write for n values of `size` bytes, zeros
+ * included: zlib's compressBound of their n·size bytes (a little more than
+ * n·size: incompressible data is stored, plus framing). */
+size_t hbx_deflate_bound(size_t n, size_t size);
+
+/* A zlib stream and a byte plane of scratch, reused from call to call: one
+ * per thread that compresses (a deflater is not thread-safe, but threads
+ * with deflaters of their own share nothing). ~330 KB. */
+typedef struct hbx_deflater hbx_deflater;
+
+/* A deflater with the writer's zlib setting (dataset_deflate.c says which
+ * and why), or NULL if memory ran out. */
+hbx_deflater *hbx_deflater_new(void);
+
+/* One with another zlib `level` and `strategy` (deflateInit2's; for
+ * bench_gen's comparison of the settings). */
+hbx_deflater *hbx_deflater_new_with(int level, int strategy);
+
+void hbx_deflater_free(hbx_deflater *d);
+
+/* Writes to `out` (hbx_deflate_bound(n + zeros, size) bytes) a zlib stream
+ * (RFC 1950/1951) of the n values of `size` bytes (1, 2, 4 or 8) at `src`,
+ * given in host byte order and stored little-endian, followed by `zeros`
+ * values of 0 (the fill of a chunk's unused end; src holds only the n).
+ * Values wider than one byte are byte-shuffled first as HDF5's shuffle
+ * filter does (the first byte of every value, then the second, ...; each
+ * plane is n + zeros bytes), so the stream is a chunk for a dataset whose
+ * filters are shuffle then deflate (deflate alone for one-byte values).
+ * 1 <= n + zeros <= HBX_DEFLATE_MAX_VALUES. Returns the stream's length, or
+ * 0 if the arguments are out of range. The same input always gives the
+ * same bytes. */
+size_t hbx_deflate_values(hbx_deflater *d, const void *src, size_t n, size_t zeros, size_t size,
+                          unsigned char *out);
+
+/* ---- the writer's threads (dataset_writer.c) ----------------------------
+ *
+ * The writer deflates full chunks and hands them to HDF5 in the order they
+ * filled. Without helpers the appending thread deflates each chunk itself.
+ * With helpers, the appender queues up to `helpers` full chunks and other
+ * threads deflate their columns by calling hbx_dataset_writer_help; only
+ * the appending thread ever calls HDF5. */
+
+/* Declares how many threads will call hbx_dataset_writer_help (0 by
+ * default), which sets how many chunks may wait for them. Call before the
+ * first append. */
+void hbx_dataset_writer_set_helpers(hbx_dataset_writer *w, int helpers);
+
+/* Deflates one column of a queued chunk, if one is waiting. Returns 1 if
+ * it did, 0 if there was nothing to do. Any thread, any time between open
+ * and close (never concurrently with close). */
+int hbx_dataset_writer_help(hbx_dataset_writer *w);
+
+/* Queues the partly filled chunks too and writes every chunk: after it,
+ * only close is left to do (appending thread; helpers may keep helping).
+ * Returns 0, or -1 with `err` set. */
+int hbx_dataset_writer_flush(hbx_dataset_writer *w, char *err, size_t err_len);
+
+#endif
