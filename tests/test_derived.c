@@ -7,9 +7,8 @@
 #include <unistd.h>
 
 #include "higgsbox/physics.h"
+#include "higgsbox/systematics_kernel.h"
 #include "support.h"
-
-#define N_DER (HBX_N_FEATURES - HBX_N_PRIMARY)
 
 /* Tolerance of HIGGSML.md §3 as the issue states it. */
 static double tolerance(int der, double official)
@@ -57,12 +56,12 @@ START_TEST(sample_der_reproduced)
     int n = read_sample(path, &rows);
     ck_assert_int_eq(n, 1000);
 
-    double worst[N_DER] = {0};
-    int worst_row[N_DER] = {0}, bad[N_DER] = {0};
+    double worst[HBX_N_DER] = {0};
+    int worst_row[HBX_N_DER] = {0}, bad[HBX_N_DER] = {0};
     for (int i = 0; i < n; i++) {
-        float der[N_DER];
+        float der[HBX_N_DER];
         hbx_derive_event(rows[i], der);
-        for (int k = 0; k < N_DER; k++) {
+        for (int k = 0; k < HBX_N_DER; k++) {
             double official = rows[i][HBX_N_PRIMARY + k];
             double dev = fabs((double)der[k] - official);
             if (!(dev <= tolerance(k, official)))
@@ -74,11 +73,11 @@ START_TEST(sample_der_reproduced)
         }
     }
     printf("worst |ours - official| per DER column over %d events:\n", n);
-    for (int k = 0; k < N_DER; k++)
+    for (int k = 0; k < HBX_N_DER; k++)
         printf("  %-28s %.3g (row %d, official %.9g)%s\n", hbx_feature_name(HBX_N_PRIMARY + k),
                worst[k], worst_row[k] + 1, rows[worst_row[k]][HBX_N_PRIMARY + k],
                bad[k] ? "  OUT OF TOLERANCE" : "");
-    for (int k = 0; k < N_DER; k++)
+    for (int k = 0; k < HBX_N_DER; k++)
         ck_assert_msg(bad[k] == 0, "%s: %d events beyond tolerance (worst %.3g)",
                       hbx_feature_name(HBX_N_PRIMARY + k), bad[k], worst[k]);
 
@@ -91,9 +90,9 @@ START_TEST(sample_der_reproduced)
     }
     hbx_derive_columns(cols, (uint64_t)n);
     for (int i = 0; i < n; i++) {
-        float der[N_DER];
+        float der[HBX_N_DER];
         hbx_derive_event(rows[i], der);
-        for (int k = 0; k < N_DER; k++)
+        for (int k = 0; k < HBX_N_DER; k++)
             ck_assert_msg(memcmp(&cols[HBX_N_PRIMARY + k][i], &der[k], sizeof(float)) == 0,
                           "row %d %s differs between event and column kernels", i + 1,
                           hbx_feature_name(HBX_N_PRIMARY + k));
@@ -121,7 +120,7 @@ static void base_event(float pri[HBX_N_PRIMARY])
 
 START_TEST(no_jets_undefined)
 {
-    float pri[HBX_N_PRIMARY], der[N_DER];
+    float pri[HBX_N_PRIMARY], der[HBX_N_DER];
     base_event(pri);
     hbx_derive_event(pri, der);
     ck_assert_float_eq(der[HBX_DER_DELTAETA_JET_JET - HBX_N_PRIMARY], HBX_UNDEFINED);
@@ -132,14 +131,14 @@ START_TEST(no_jets_undefined)
     ck_assert_float_eq(der[HBX_DER_PT_TOT - HBX_N_PRIMARY], der[HBX_DER_PT_H - HBX_N_PRIMARY]);
     ck_assert_float_eq_tol(der[HBX_DER_SUM_PT - HBX_N_PRIMARY], 70.0f, 1e-5f);
     ck_assert_float_eq_tol(der[HBX_DER_PT_RATIO_LEP_HAD - HBX_N_PRIMARY], 0.75f, 1e-7f);
-    for (int k = 0; k < N_DER; k++)
+    for (int k = 0; k < HBX_N_DER; k++)
         ck_assert_msg(isfinite(der[k]), "%s not finite", hbx_feature_name(HBX_N_PRIMARY + k));
 }
 END_TEST
 
 START_TEST(one_jet_counts_in_pt_tot_only)
 {
-    float pri[HBX_N_PRIMARY], der[N_DER];
+    float pri[HBX_N_PRIMARY], der[HBX_N_DER];
     base_event(pri);
     pri[HBX_PRI_N_JETS] = 1;
     pri[HBX_PRI_JET_LEADING_PT] = 50;
@@ -155,7 +154,7 @@ END_TEST
 
 START_TEST(two_jets_equal_eta)
 {
-    float pri[HBX_N_PRIMARY], der[N_DER];
+    float pri[HBX_N_PRIMARY], der[HBX_N_DER];
     base_event(pri);
     pri[HBX_PRI_N_JETS] = 2;
     pri[HBX_PRI_JET_LEADING_PT] = 60;
@@ -177,7 +176,7 @@ END_TEST
 
 START_TEST(met_phi_centrality_degenerate)
 {
-    float pri[HBX_N_PRIMARY], der[N_DER];
+    float pri[HBX_N_PRIMARY], der[HBX_N_DER];
     base_event(pri);
     /* All azimuths equal: s = 0 so A = B = 0; the retry with φlep + 1e-4
      * gives s = -1, A = sin(1e-4), B = 0, hence exactly 1. */
@@ -198,9 +197,34 @@ START_TEST(met_phi_centrality_degenerate)
 }
 END_TEST
 
+/* Azimuths at 3 decimals are looked up: the table holds exactly what
+ * sincos gives for those floats, and other values are computed. */
+START_TEST(azimuth_table_is_sincos)
+{
+    for (int k = -HBX_TRIG_MAX; k <= HBX_TRIG_MAX; k++) {
+        const float phi = hbx_thousandths(k);
+        double s, c;
+        sincos((double)phi, &s, &c);
+        const hbx_cs a = hbx_trig_of(phi), b = hbx_trig_k(k);
+        ck_assert(memcmp(&a.c, &c, sizeof c) == 0 && memcmp(&a.s, &s, sizeof s) == 0);
+        ck_assert(memcmp(&a, &b, sizeof a) == 0);
+    }
+    const float odd[] = {0.0005f, -1.23456f, 3.1425f, -3.5f, 10.0f, 3.14159265f};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        double s, c;
+        sincos((double)odd[i], &s, &c);
+        const hbx_cs a = hbx_trig_of(odd[i]);
+        ck_assert(a.c == c && a.s == s);
+    }
+    /* Beyond the table's range, by thousandths too. */
+    const hbx_cs far = hbx_trig_k(5000);
+    ck_assert(far.c == cos((double)hbx_thousandths(5000)));
+}
+END_TEST
+
 START_TEST(deltar_wraps_azimuth)
 {
-    float pri[HBX_N_PRIMARY], der[N_DER];
+    float pri[HBX_N_PRIMARY], der[HBX_N_DER];
     base_event(pri);
     pri[HBX_PRI_LEP_ETA] = 0;
     pri[HBX_PRI_HAD_ETA] = 0;
@@ -222,6 +246,7 @@ int main(void)
     tcase_add_test(tc, two_jets_equal_eta);
     tcase_add_test(tc, met_phi_centrality_degenerate);
     tcase_add_test(tc, deltar_wraps_azimuth);
+    tcase_add_test(tc, azimuth_table_is_sincos);
     suite_add_tcase(s, tc);
     /* The edge cases run regardless; without the sample the suite reports
      * itself skipped once they pass. */

@@ -14,6 +14,7 @@
 
 #include "higgsbox/higgsbox.h"
 #include "higgsbox/pe.h"
+#include "higgsbox/rng.h"
 #include "higgsbox/systematics_kernel.h"
 #include "sample_table.h"
 #include "support.h"
@@ -396,6 +397,59 @@ START_TEST(reproducible_any_order_any_thread)
 }
 END_TEST
 
+/* The instruction sets do not show: a PE is the same bytes whatever the
+ * kernel's lane width and the RNG's SIMD variant, and whatever the
+ * alignment of the output columns (whole-line streaming or not). */
+START_TEST(same_bytes_any_cpu_path)
+{
+    SAMPLE_OR_SKIP();
+    hbx_table t;
+    pool_table(sample, 300.0, 900.0, 3, &t);
+    hbx_pe_pool *pool = make_pool(&t);
+    hbx_table_free(&t);
+    const uint64_t cap = hbx_pe_capacity(pool, 1.0);
+    const int width0 = hbx_kernel_width(), simd0 = hbx_rng_simd(-1);
+    hbx_table ref, pe;
+    ck_assert_int_eq(hbx_table_alloc(&ref, cap, 0), HBX_OK);
+    ck_assert_int_eq(hbx_table_alloc(&pe, cap, 0), HBX_OK);
+    for (uint64_t seed = 40; seed < 44; seed++) {
+        hbx_nuisances nu = job_nuisances(seed);
+        hbx_kernel_force_width(2);
+        hbx_rng_simd(0);
+        ck_assert_int_eq(hbx_pe_generate(pool, 1.0, &nu, seed, &ref, NULL), HBX_OK);
+        ck_assert_uint_gt(ref.n, 500);
+        for (int w = 4; w <= 8; w *= 2)
+            for (int level = 1; level <= 2; level++) {
+                if (hbx_kernel_force_width(w) != w || hbx_rng_simd(level) != level)
+                    continue;
+                ck_assert_int_eq(hbx_pe_generate(pool, 1.0, &nu, seed, &pe, NULL), HBX_OK);
+                assert_same_pe(&ref, &pe);
+            }
+    }
+    hbx_kernel_force_width(width0);
+    hbx_rng_simd(simd0);
+
+    /* Columns off the line boundaries, equally (a carried head) or not
+     * (chunks streamed as they are). */
+    for (int shape = 0; shape < 2; shape++) {
+        hbx_table big;
+        ck_assert_int_eq(hbx_table_alloc(&big, cap + 16, 0), HBX_OK);
+        hbx_table view = big;
+        for (int f = 0; f < HBX_N_FEATURES; f++)
+            view.features[f] = big.features[f] + (shape == 0 ? 5 : f % 16);
+        view.capacity = cap;
+        hbx_nuisances nu = job_nuisances(41);
+        ck_assert_int_eq(hbx_pe_generate(pool, 1.0, &nu, 41, &ref, NULL), HBX_OK);
+        ck_assert_int_eq(hbx_pe_generate(pool, 1.0, &nu, 41, &view, NULL), HBX_OK);
+        assert_same_pe(&ref, &view);
+        hbx_table_free(&big);
+    }
+    hbx_table_free(&ref);
+    hbx_table_free(&pe);
+    hbx_pe_pool_destroy(pool);
+}
+END_TEST
+
 /* A PE is made of events exactly as the systematics service shifts them. */
 START_TEST(events_are_the_service_s)
 {
@@ -662,6 +716,7 @@ int main(void)
     tcase_add_test(tc, counts_follow_weights_and_mu);
     tcase_add_test(tc, multiplicities_are_poisson_in_weight);
     tcase_add_test(tc, reproducible_any_order_any_thread);
+    tcase_add_test(tc, same_bytes_any_cpu_path);
     tcase_add_test(tc, events_are_the_service_s);
     tcase_add_test(tc, fixed_capacity_respected);
     tcase_add_test(tc, pool_from_file);

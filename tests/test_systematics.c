@@ -14,6 +14,12 @@
 #include "sample_table.h"
 #include "support.h"
 
+/* The kernel's SIMD lanes (baseline instruction set), to test the
+ * arctangent on its own. */
+#define HBX_LANES HBX_LANES_SSE2
+#include "higgsbox/systematics_kernel.h"
+#undef HBX_LANES
+
 /* numpy.round(x, 3) as the original applies it, stored as float32. */
 static float ref_round3(double x)
 {
@@ -258,8 +264,10 @@ START_TEST(formulas_all_events)
                     f == HBX_PRI_HAD_ETA || f == HBX_PRI_HAD_PHI || f == HBX_PRI_N_JETS ||
                     f == HBX_PRI_JET_LEADING_ETA || f == HBX_PRI_JET_SUBLEADING_PHI)
                     ck_assert_float_eq(out.features[f][i], in[f]);
-            /* The pool keeps transverse vectors in float: a last-decimal
-             * flip at a rounding boundary is allowed, nothing more. */
+            /* The kernel adds the two jets' vectors before scaling them:
+             * the last bits of a double may differ from this reference, so
+             * a last-decimal flip at a rounding boundary is allowed,
+             * nothing more. */
             ck_assert_msg(fabs(out.features[HBX_PRI_MET][i] - met) <= 1.0011e-3,
                           "event %llu met %.6f vs %.6f", (unsigned long long)i,
                           (double)out.features[HBX_PRI_MET][i], (double)met);
@@ -281,7 +289,7 @@ START_TEST(formulas_all_events)
 END_TEST
 
 /* tes moves momentum between the tau and the MET: their vector sum is
- * unchanged before rounding (up to the float pool vectors). */
+ * unchanged before rounding (up to the last bits of doubles). */
 START_TEST(tes_conserves_had_plus_met)
 {
     SAMPLE_OR_SKIP(t);
@@ -533,6 +541,173 @@ START_TEST(normal_generator)
 }
 END_TEST
 
+/* The kernel writes the features it never changes as k / 1000.0f from their
+ * int16 thousandths k: the float of hbx_milli_value(k) for every such k. */
+START_TEST(thousandths_float_division_is_exact)
+{
+    long bad = 0;
+    for (long k = -32768; k <= 32767; k++)
+        bad += (float)k / 1000.0f != hbx_milli_value((int16_t)k);
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* The event cuts test had_pt * tes * 1000 >= 25999.5 instead of rounding:
+ * the same answer as hbx_round3(had_pt * tes) >= 26, also at the boundary. */
+START_TEST(event_cut_is_the_rounded_one)
+{
+    hbx_syst_event e;
+    memset(&e, 0, sizeof e);
+    hbx_nuisances nu = nuisances(1.0, 1.0, 0.0, 1);
+    hbx_syst_params p;
+    uint64_t boundary = 0;
+    hbx_rng r = hbx_rng_at(hbx_rng_key(3, 7), 0);
+    for (int i = 0; i < 400000; i++) {
+        nu.tes = 0.9 + 0.2 * hbx_rng_uniform(&r);
+        if (i % 4 == 0)
+            nu.tes = 1.0;
+        hbx_syst_params_init(&p, &nu);
+        /* Near the cut: 25.9995 / tes, give or take a few float steps. */
+        const float near = (float)(25.9995 / nu.tes);
+        e.had_pt = i % 2 ? near : (float)(20.0 + 15.0 * hbx_rng_uniform(&r));
+        for (int step = (int)(hbx_rng_below(&r, 9)) - 4; step != 0; step += step > 0 ? -1 : 1)
+            e.had_pt = nextafterf(e.had_pt, step > 0 ? INFINITY : 0.0f);
+        e.lep_pt = i % 3 ? 25.0f : 19.999f;
+        const int want = hbx_round3((double)e.had_pt * nu.tes) >= HBX_CUT_HAD_PT &&
+                         e.lep_pt >= HBX_CUT_LEP_PT;
+        ck_assert_int_eq(hbx_syst_passes_event_cuts(&e, &p), want);
+        boundary += fabs((double)e.had_pt * nu.tes * 1000.0 - 25999.5) < 1e-3;
+    }
+    ck_assert_uint_gt(boundary, 1000);
+    e.had_pt = 0.0f;
+    nu.post_selection = 0;
+    hbx_syst_params_init(&p, &nu);
+    ck_assert_int_eq(hbx_syst_passes_event_cuts(&e, &p), 1);
+}
+END_TEST
+
+/* met_phi: the polynomial arctangent, with atan2 where it cannot decide,
+ * rounds exactly as hbx_round3(atan2(y, x)), over magnitudes, quadrants,
+ * the axes, zeros and values on the rounding boundaries. */
+START_TEST(met_phi_rounds_as_atan2)
+{
+    hbx_rng r = hbx_rng_at(hbx_rng_key(11, 5), 0);
+    long flagged = 0, n = 0;
+    for (int i = 0; i < 1 << 21; i += 2) {
+        vd_sse2 x, y;
+        for (int l = 0; l < 2; l++) {
+            const int kind = (int)hbx_rng_below(&r, 8);
+            double mag = exp(-10.0 + 20.0 * hbx_rng_uniform(&r));
+            double a = (hbx_rng_uniform(&r) * 2.0 - 1.0) * 3.2;
+            if (kind == 0) /* on a rounding boundary, up to an ulp */
+                a = ((double)(int64_t)hbx_rng_below(&r, 6284) - 3142.0 + 0.5) / 1000.0;
+            x[l] = mag * cos(a);
+            y[l] = mag * sin(a);
+            if (kind == 1)
+                x[l] = 0.0;
+            if (kind == 2)
+                y[l] = hbx_rng_below(&r, 2) ? -0.0 : 0.0;
+            if (kind == 3)
+                x[l] = y[l] = 0.0;
+        }
+        vm_sse2 flag;
+        vd_sse2 k = vatan2_k_sse2(y, x, &flag);
+        for (int l = 0; l < 2; l++) {
+            const double want = hbx_round3_k(atan2(y[l], x[l]));
+            flagged += flag[l] != 0;
+            n++;
+            if (!flag[l])
+                ck_assert_msg(k[l] == want, "atan2(%a, %a): %g, want %g", y[l], x[l], k[l], want);
+        }
+    }
+    /* The boundary cases and zeros (half the lanes) go to atan2; little
+     * else does. */
+    ck_assert_int_gt(flagged, n / 2);
+    ck_assert_int_lt(flagged, n / 2 + n / 100);
+}
+END_TEST
+
+/* Every lane width gives the same bytes: shift service with every
+ * systematic, the sample's DER recomputed. */
+START_TEST(widths_agree)
+{
+    SAMPLE_OR_SKIP(t);
+    const int start = hbx_kernel_width();
+    hbx_nuisances nu = nuisances(1.013, 0.987, 2.5, 1);
+    hbx_table ref;
+    ck_assert_int_eq(hbx_kernel_force_width(2), 2);
+    shift(&t, &nu, 123, &ref);
+    float(*der2)[HBX_N_DER] = malloc(t.n * sizeof *der2);
+    for (uint64_t i = 0; i < t.n; i++) {
+        float pri[HBX_N_FEATURES];
+        sample_event(&t, i, pri);
+        hbx_derive_event(pri, der2[i]);
+    }
+    const int widths[] = {4, 8};
+    for (int w = 0; w < 2; w++) {
+        if (hbx_kernel_force_width(widths[w]) != widths[w])
+            continue;
+        hbx_table out;
+        shift(&t, &nu, 123, &out);
+        ck_assert_uint_eq(out.n, ref.n);
+        for (int f = 0; f < HBX_N_FEATURES; f++)
+            ck_assert_mem_eq(out.features[f], ref.features[f], ref.n * sizeof(float));
+        for (uint64_t i = 0; i < t.n; i++) {
+            float pri[HBX_N_FEATURES], der[HBX_N_DER];
+            sample_event(&t, i, pri);
+            hbx_derive_event(pri, der);
+            ck_assert_mem_eq(der, der2[i], sizeof der);
+        }
+        hbx_table_free(&out);
+    }
+    hbx_kernel_force_width(start);
+    free(der2);
+    hbx_table_free(&ref);
+    hbx_table_free(&t);
+}
+END_TEST
+
+/* Many streams at once (the PE generator's RNG) give the numbers of the
+ * streams one by one, with every SIMD variant. */
+START_TEST(many_streams_agree)
+{
+    enum { N = 20003 };
+    static uint64_t state[N], word[N], state2[N], word2[N];
+    static double a[N], b[N], a2[N], b2[N];
+    const uint64_t key = hbx_rng_key(77, 4);
+    const int start = hbx_rng_simd(-1);
+    for (int level = 0; level <= 2; level++) {
+        if (hbx_rng_simd(level) != level)
+            continue;
+        hbx_rng_first_words(key, 1000, N, state, word);
+        for (unsigned i = 0; i < N; i++) {
+            hbx_rng r = hbx_rng_at(key, 1000 + i);
+            ck_assert_uint_eq(hbx_rng_next(&r), word[i]);
+            ck_assert_uint_eq(r.s, state[i]);
+        }
+        hbx_rng_normal_pairs(state, N, a, b);
+        long slow = 0;
+        for (unsigned i = 0; i < N; i++) {
+            hbx_rng r = {state[i]};
+            const double x = hbx_rng_normal(&r), y = hbx_rng_normal(&r);
+            ck_assert(memcmp(&x, &a[i], sizeof x) == 0 && memcmp(&y, &b[i], sizeof y) == 0);
+            slow += r.s != state[i] + 2 * HBX_RNG_GAMMA;
+        }
+        ck_assert_int_gt(slow, 100); /* the slow paths were exercised */
+        /* Odd counts and offsets: the tails. */
+        hbx_rng_first_words(key, 7, 13, state2, word2);
+        hbx_rng_normal_pairs(state + 5, 11, a2, b2);
+        for (unsigned i = 0; i < 11; i++)
+            ck_assert(a2[i] == a[5 + i] && b2[i] == b[5 + i]);
+        for (unsigned i = 0; i < 13; i++) {
+            hbx_rng r = hbx_rng_at(key, 7 + i);
+            ck_assert_uint_eq(hbx_rng_next(&r), word2[i]);
+        }
+    }
+    hbx_rng_simd(start);
+}
+END_TEST
+
 /* `higgsbox shift` on the imported sample: the file holds what
  * hbx_systematics_apply gives, per split, with file-wide noise rows. */
 START_TEST(cli_shift)
@@ -634,6 +809,11 @@ int main(void)
     tcase_add_test(tc, soft_met_noise);
     tcase_add_test(tc, bad_arguments_refused);
     tcase_add_test(tc, normal_generator);
+    tcase_add_test(tc, thousandths_float_division_is_exact);
+    tcase_add_test(tc, event_cut_is_the_rounded_one);
+    tcase_add_test(tc, met_phi_rounds_as_atan2);
+    tcase_add_test(tc, widths_agree);
+    tcase_add_test(tc, many_streams_agree);
     tcase_add_test(tc, cli_shift);
     suite_add_tcase(s, tc);
     int rc = test_main(s);

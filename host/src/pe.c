@@ -2,19 +2,21 @@
  * Pseudo-experiment generation (pe.h, HIGGSML.md §5).
  *
  * The pool keeps each test event prepared for the systematics kernel (one
- * 64-byte line: transverse vectors, rounded invariant features), grouped by
- * process, plus a Walker alias table for each process whose weights are not
- * all equal. A PE then costs, per drawn event: one counter-based stream, a
- * process choice, one uniform index (plus one alias entry), one cache line
- * of pool, the kernel (sqrt, atan2, roundings, cuts) and the DER recomputation,
- * with the output written once, sequentially.
+ * 64-byte line: the features the nuisances scale, the others as rounded
+ * thousandths, and the DER terms that never change; systematics_kernel.h),
+ * grouped by process, plus a Walker alias table for each process whose
+ * weights are not all equal. A PE then costs, per drawn event: two words of
+ * a counter-based stream for the process and the event (plus an alias
+ * entry), one cache line of pool, the event cuts; per kept event two normal
+ * deviates and the kernel (shift, roundings, jet removal, DER) in SIMD
+ * lanes, and 112 bytes of output written once.
  *
- * Draws are made in chunks of CHUNK, in three passes: (1) process, column
- * and coin of each draw, prefetching alias entries; (2) the event each draw
- * picks; (3) the kernel, prefetching the pool line PREFETCH draws ahead so
- * that arithmetic hides the random-access latency. Survivors go to a small
- * scratch table where hbx_derive_columns() finds them in cache, and leave
- * it with non-temporal stores: the output is written once, without first
+ * Work goes in chunks of CHUNK draws, pipelined so that memory and
+ * arithmetic overlap: while the kernel shifts the survivors of chunk c, the
+ * pool lines of chunk c + 1 (already drawn) are fetched into L2 a few at a
+ * time. The RNG words and the normals are computed several streams at a
+ * time (rng.h). Output is gathered in cache-resident rows and leaves in
+ * whole 64-byte lines with non-temporal stores: written once, without first
  * being read into the cache.
  */
 #include <gsl/gsl_randist.h>
@@ -25,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 #endif
 
 #include "higgsbox/dataset.h"
@@ -34,12 +36,17 @@
 #include "higgsbox/rng.h"
 #include "pe_internal.h"
 
-/* Draws per chunk: the chunk's output (28 x 4 bytes x CHUNK) and its
- * prefetched events (64 bytes x CHUNK) stay well inside L2. */
-enum { CHUNK = 256 };
+/* Draws per chunk (at most HBX_SYST_BATCH survivors): the chunk's output
+ * (28 x 4 bytes x CHUNK) and its prefetched events (64 bytes x CHUNK) stay
+ * well inside L2. */
+enum { CHUNK = HBX_SYST_BATCH };
 
-/* How many draws ahead pass 3 fetches pool lines: enough to cover a DRAM
- * miss (~100 ns) with a few kernel evaluations. */
+/* How far ahead (floats) of the output position each column is touched to
+ * warm the TLB: two 4 KiB pages. */
+enum { TLB_AHEAD = 2048 };
+
+/* How many draws ahead the event cuts fetch pool lines into L1 (they are
+ * in L2 already, but for the first chunk). */
 enum { PREFETCH = 12 };
 
 /* One column of a Walker alias table: keep this column's event when a
@@ -136,7 +143,8 @@ static void describe_unpreparable(const float pri[HBX_N_PRIMARY], char *buf, siz
     static const int angles[] = {HBX_PRI_LEP_ETA,         HBX_PRI_LEP_PHI,
                                  HBX_PRI_HAD_ETA,         HBX_PRI_HAD_PHI,
                                  HBX_PRI_JET_LEADING_ETA, HBX_PRI_JET_LEADING_PHI,
-                                 HBX_PRI_JET_SUBLEADING_ETA, HBX_PRI_JET_SUBLEADING_PHI};
+                                 HBX_PRI_JET_SUBLEADING_ETA, HBX_PRI_JET_SUBLEADING_PHI,
+                                 HBX_PRI_MET_PHI};
     for (size_t a = 0; a < sizeof angles / sizeof angles[0]; a++)
         if (fabs((double)pri[angles[a]]) > HBX_MILLI_MAX) {
             snprintf(buf, len, "%s = %g is beyond +-%g", hbx_feature_name(angles[a]),
@@ -473,6 +481,126 @@ static int draw_total(uint64_t pe_seed, double lam, uint64_t *k)
     return HBX_OK;
 }
 
+/* What the draws of one PE need: per process, the lower end of its share of
+ * the 64-bit words and the factor that maps a word within that share to a
+ * column of the process. */
+typedef struct draw_plan {
+    uint64_t key;
+    uint64_t low[HBX_N_PROCESSES];   /* process k takes words in [low[k], low[k + 1]) */
+    uint64_t scale[HBX_N_PROCESSES]; /* column = (word - low[k]) * scale[k] >> 64 */
+    unsigned last;                   /* last process with a positive share */
+} draw_plan;
+
+/* Draws of one chunk: their streams (positioned at the soft-MET deviates),
+ * processes and events. */
+typedef struct draw_chunk {
+    unsigned m;
+    uint64_t stream[CHUNK]; /* hbx_rng states */
+    uint8_t proc[CHUNK];
+    const hbx_syst_event *ev[CHUNK];
+} draw_chunk;
+
+/* Draws j0 .. j0 + m - 1. Stream layout of draw j: one word for the process
+ * and the column, one for the alias coin (only for a process with an alias
+ * table), then the soft-MET deviates. */
+static void draw(const hbx_pe_pool *pool, const draw_plan *plan, uint64_t j0, unsigned m,
+                 draw_chunk *c)
+{
+    uint64_t word[CHUNK], column[CHUNK], coin[CHUNK];
+    c->m = m;
+    hbx_rng_first_words(plan->key, j0, m, c->stream, word);
+    const uint64_t low1 = plan->low[1], low2 = plan->low[2], low3 = plan->low[3];
+    const unsigned last = plan->last;
+    int aliased = 0;
+    for (unsigned d = 0; d < m; d++) {
+        const uint64_t w = word[d];
+        /* Branch-free: the process of a draw is as random as the draw. */
+        unsigned k = (w >= low1) + (w >= low2) + (w >= low3);
+        k = k < last ? k : last;
+        column[d] = (uint64_t)(((hbx_u128_)(w - plan->low[k]) * plan->scale[k]) >> 64);
+        c->proc[d] = (uint8_t)k;
+        c->ev[d] = &pool->events[pool->start[k] + column[d]];
+        aliased |= pool->alias[k] != NULL;
+    }
+    if (!aliased)
+        return;
+    /* Processes with unequal weights: the coin of the column's alias entry
+     * (fetched ahead into L2), then the event it picks. */
+    for (unsigned d = 0; d < m; d++) {
+        const alias_entry *a = pool->alias[c->proc[d]];
+        if (a) {
+            hbx_rng r = {c->stream[d]};
+            coin[d] = hbx_rng_next(&r);
+            c->stream[d] = r.s;
+            __builtin_prefetch(&a[column[d]], 0, 1);
+        }
+    }
+    for (unsigned d = 0; d < m; d++) {
+        const unsigned k = c->proc[d];
+        const alias_entry *a = pool->alias[k];
+        if (a && coin[d] >= a[column[d]].threshold)
+            c->ev[d] = &pool->events[pool->start[k] + a[column[d]].alias];
+    }
+}
+
+/* Full 64-byte lines of floats with non-temporal stores: n a multiple of 16,
+ * dst on a line boundary. A PE is written once and read by another process,
+ * so pulling each output line into the cache first (what an ordinary store
+ * does) would double the memory traffic and evict the pool lines being
+ * prefetched. Whole lines, each in as few stores as the CPU allows, let the
+ * write-combining buffers leave in one burst: on the development machine a
+ * line in one or two stores streams about three times faster than in four
+ * 16-byte ones. */
+static void stream_lines_sse2(float *dst, const float *src, unsigned n)
+{
+#if defined(__SSE2__)
+    for (unsigned i = 0; i < n; i += 4)
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+#else
+    memcpy(dst, src, (size_t)n * sizeof *dst);
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("avx"))) static void stream_lines_avx(float *dst, const float *src,
+                                                             unsigned n)
+{
+    for (unsigned i = 0; i < n; i += 8)
+        _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+}
+
+__attribute__((target("avx512f"))) static void stream_lines_avx512(float *dst, const float *src,
+                                                                   unsigned n)
+{
+    for (unsigned i = 0; i < n; i += 16)
+        _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+}
+#endif
+
+typedef void stream_lines_fn(float *dst, const float *src, unsigned n);
+
+static stream_lines_fn *pick_stream_lines(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (__builtin_cpu_supports("avx512f"))
+        return stream_lines_avx512;
+    if (__builtin_cpu_supports("avx"))
+        return stream_lines_avx;
+#endif
+    return stream_lines_sse2;
+}
+
+/* What a PE needs besides its output: the draws of two chunks, the
+ * survivors of one, their streams and deviates, and the output rows. About
+ * 60 KB, allocated per PE rather than on the caller's stack. */
+typedef struct pe_work {
+    draw_chunk chunk[2];
+    const hbx_syst_event *kept_ev[CHUNK];
+    uint64_t kept_stream[CHUNK];
+    double gx[CHUNK], gy[CHUNK];
+    float rows[HBX_N_FEATURES][HBX_SYST_ROW] __attribute__((aligned(64)));
+} pe_work;
+
 int hbx_pe_generate(const hbx_pe_pool *pool, double mu, const hbx_nuisances *nu, uint64_t pe_seed,
                     hbx_table *out, hbx_pe_stats *stats)
 {
@@ -503,99 +631,151 @@ int hbx_pe_generate(const hbx_pe_pool *pool, double mu, const hbx_nuisances *nu,
         return rc;
     st.drawn = total;
 
-    /* Process of a draw: the first k whose cumulative share exceeds u. The
-     * last process with a positive share closes at exactly 1. */
-    double cum[HBX_N_PROCESSES];
-    int last = 0;
-    for (int k = 0; k < HBX_N_PROCESSES; k++)
+    /* A draw's first word w picks its process, k with probability Λ_k / Λ
+     * (the share [low[k], low[k + 1]) of the 2^64 words), and, through
+     * w - low[k], its column among the process's events: one word for both,
+     * as an inverse CDF over the processes and their columns. A column gets
+     * span / count words, ±1: its probability is 1 / count to within
+     * count / span (below 1e-9 for any process above a millionth of Λ). */
+    draw_plan plan;
+    plan.key = hbx_rng_key(pe_seed, HBX_RNG_PURPOSE_DRAW);
+    plan.last = 0;
+    for (unsigned k = 0; k < HBX_N_PROCESSES; k++)
         if (lam_k[k] > 0.0)
-            last = k;
-    double acc = 0.0;
-    for (int k = 0; k < HBX_N_PROCESSES; k++) {
-        acc += lam_k[k];
-        cum[k] = k >= last ? 2.0 : acc / lam;
+            plan.last = k;
+    {
+        double acc = 0.0;
+        for (unsigned k = 0; k < HBX_N_PROCESSES; k++) {
+            /* Processes after the last with a share are never picked. */
+            const double at = acc / lam * 0x1p64;
+            plan.low[k] = k == 0 ? 0 : k > plan.last || at >= 0x1p64 ? UINT64_MAX : (uint64_t)at;
+            acc += lam_k[k];
+        }
+        for (unsigned k = 0; k < HBX_N_PROCESSES; k++) {
+            const hbx_u128_ span = (k < plan.last ? (hbx_u128_)plan.low[k + 1]
+                                                  : (hbx_u128_)1 << 64) - plan.low[k];
+            const hbx_u128_ scale =
+                k <= plan.last && span > 0 ? (((hbx_u128_)pool->count[k]) << 64) / span : 0;
+            /* Beyond 2^64 only for a share under count / 2^64, never drawn
+             * in practice; clamped, columns stay below the count. */
+            plan.scale[k] = scale > UINT64_MAX ? UINT64_MAX : (uint64_t)scale;
+        }
     }
 
     hbx_syst_params p;
     hbx_syst_params_init(&p, nu);
-    const uint64_t key = hbx_rng_key(pe_seed, HBX_RNG_PURPOSE_DRAW);
+    const int soft = p.soft_met > 0.0;
     const uint64_t cap = out->capacity;
     float *const *cols = out->features;
-    uint64_t n_out = 0;
 
-    hbx_rng stream[CHUNK];
-    uint64_t column[CHUNK], coin[CHUNK];
-    uint8_t proc[CHUNK];
-    const hbx_syst_event *ev[CHUNK];
-    /* The chunk's 28 columns before they go out (28 KiB: stays in L1/L2). */
-    float scratch[HBX_N_FEATURES][CHUNK] __attribute__((aligned(64)));
-    float *scratch_cols[HBX_N_FEATURES];
-    for (int f = 0; f < HBX_N_FEATURES; f++)
-        scratch_cols[f] = scratch[f];
+    /* Output goes through rows of cache-resident scratch and leaves in whole
+     * 64-byte lines; up to 15 trailing values of each column wait for the
+     * next chunk ("carry"). That needs the columns equally placed relative
+     * to line boundaries (hbx_table_alloc and shared-memory blocks align
+     * them to 64 bytes); otherwise each chunk goes out as it is. */
+    const uintptr_t phase = (uintptr_t)cols[0] & 63;
+    int lines = phase % sizeof(float) == 0;
+    for (int f = 1; f < HBX_N_FEATURES && lines; f++)
+        lines = ((uintptr_t)cols[f] & 63) == phase;
+    const unsigned lead = lines ? (unsigned)((64 - phase) & 63) / sizeof(float) : 0;
+    uint64_t n_out = 0, written = 0;
+    unsigned carry = 0;
+    stream_lines_fn *const stream_lines = pick_stream_lines();
 
-    for (uint64_t j0 = 0; j0 < total; j0 += CHUNK) {
-        const unsigned m = total - j0 < CHUNK ? (unsigned)(total - j0) : CHUNK;
-        /* Pass 1: process and alias column of each draw; prefetch the
-         * alias entries. Stream layout of draw j: process word, column word,
-         * coin word, then the soft-MET normals. */
-        for (unsigned d = 0; d < m; d++) {
-            hbx_rng r = hbx_rng_at(key, j0 + d);
-            const double u = hbx_rng_uniform(&r);
-            unsigned k = 0;
-            while (u >= cum[k])
-                k++;
-            proc[d] = (uint8_t)k;
-            column[d] = hbx_rng_below(&r, pool->count[k]);
-            coin[d] = hbx_rng_next(&r);
-            stream[d] = r;
-            if (pool->alias[k])
-                __builtin_prefetch(&pool->alias[k][column[d]]);
-        }
-        /* Pass 2: resolve the event. */
-        for (unsigned d = 0; d < m; d++) {
-            const unsigned k = proc[d];
-            uint64_t i = column[d];
-            const alias_entry *a = pool->alias[k];
-            if (a && coin[d] >= a[i].threshold)
-                i = a[i].alias;
-            ev[d] = &pool->events[pool->start[k] + i];
-        }
-        for (unsigned d = 0; d < m && d < PREFETCH; d++)
-            __builtin_prefetch(ev[d]);
-        /* Pass 3: shift the survivors into the chunk's scratch columns,
-         * fetching the pool line of the event PREFETCH draws ahead so that
-         * the kernel's arithmetic hides the memory latency. */
+    pe_work *w = aligned_alloc(64, sizeof *w);
+    if (!w)
+        return HBX_E_NOMEM;
+    float(*rows)[HBX_SYST_ROW] = w->rows;
+
+    /* The draws run one chunk ahead: the pool lines of chunk c + 1 are
+     * fetched while chunk c is shifted, so memory latency overlaps
+     * arithmetic. */
+    if (total > 0)
+        draw(pool, &plan, 0, total < CHUNK ? (unsigned)total : CHUNK, &w->chunk[0]);
+    for (uint64_t j0 = 0, c = 0; j0 < total; c++) {
+        draw_chunk *cur = &w->chunk[c & 1], *next = &w->chunk[(c + 1) & 1];
+        const unsigned m = cur->m;
+        /* Event cuts, without branches (a fifth of the events go, at
+         * random): every event is written to the survivors' list, which
+         * grows only for those kept. Per-process tallies are packed 16 bits
+         * apart in one register (a chunk has at most 256 events). */
         unsigned kept = 0;
+        uint64_t drawn_packed = 0, kept_packed = 0;
         for (unsigned d = 0; d < m; d++) {
             if (d + PREFETCH < m)
-                __builtin_prefetch(ev[d + PREFETCH]);
-            st.drawn_process[proc[d]]++;
-            /* A dropped event's noise and shift would be thrown away. */
-            if (!hbx_syst_passes_event_cuts(ev[d], &p))
-                continue;
-            double gx = 0.0, gy = 0.0;
-            if (p.soft_met > 0.0) {
-                gx = hbx_rng_normal(&stream[d]);
-                gy = hbx_rng_normal(&stream[d]);
-            }
-            float pri[HBX_N_PRIMARY];
-            if (!hbx_syst_shift(ev[d], &p, gx, gy, pri, NULL))
-                continue;
-            for (int f = 0; f < HBX_N_PRIMARY; f++)
-                scratch[f][kept] = pri[f];
-            st.kept_process[proc[d]]++;
-            kept++;
+                __builtin_prefetch(cur->ev[d + PREFETCH]);
+            const hbx_syst_event *e = cur->ev[d];
+            const unsigned pass = (unsigned)hbx_syst_passes_event_cuts(e, &p);
+            const unsigned shift = 16u * cur->proc[d];
+            drawn_packed += (uint64_t)1 << shift;
+            kept_packed += (uint64_t)pass << shift;
+            w->kept_ev[kept] = e;
+            w->kept_stream[kept] = cur->stream[d];
+            kept += pass;
         }
+        for (int k = 0; k < HBX_N_PROCESSES; k++) {
+            st.drawn_process[k] += (drawn_packed >> (16 * k)) & 0xffff;
+            st.kept_process[k] += (kept_packed >> (16 * k)) & 0xffff;
+        }
+        /* The survivors' soft-MET deviates (a dropped event's would be
+         * thrown away: they are not drawn). */
+        if (soft)
+            hbx_rng_normal_pairs(w->kept_stream, kept, w->gx, w->gy);
         if (kept > cap - n_out) {
+            free(w);
             out->n = 0;
             return HBX_E_NOMEM;
         }
-        /* DER on the cache-resident chunk, then one streaming copy out. */
-        hbx_derive_columns(scratch_cols, kept);
-        for (int f = 0; f < HBX_N_FEATURES; f++)
-            stream_copy(cols[f] + n_out, scratch[f], kept);
+        const uint64_t j1 = j0 + m;
+        next->m = 0;
+        if (j1 < total)
+            draw(pool, &plan, j1, total - j1 < CHUNK ? (unsigned)(total - j1) : CHUNK, next);
+
+        /* Shift this chunk while the next one's events are fetched. */
+        const hbx_syst_overlap ov = {(const void *const *)next->ev, next->m};
+        hbx_syst_batch(w->kept_ev, w->gx, w->gy, kept, &p, rows, carry, NULL, &ov);
         n_out += kept;
+
+        /* Out: rows [0, carry + kept) belong at column position `written`.
+         * (Spreading these stores over the next batch, like the reads,
+         * measured no faster.) */
+        const unsigned have = carry + kept;
+        unsigned from = 0;
+        if (written < lead) {
+            /* The part before the columns' first line boundary. */
+            if (have < lead) {
+                carry = have;
+                j0 = j1;
+                continue;
+            }
+            for (int f = 0; f < HBX_N_FEATURES; f++)
+                memcpy(cols[f], rows[f], lead * sizeof(float));
+            from = lead;
+        }
+        const unsigned full = lines ? (have - from) & ~15u : have - from;
+        for (int f = 0; f < HBX_N_FEATURES; f++) {
+            if (lines)
+                stream_lines(cols[f] + written + from, rows[f] + from, full);
+            else
+                stream_copy(cols[f] + written + from, rows[f] + from, full);
+            memmove(rows[f], rows[f] + from + full, (have - from - full) * sizeof(float));
+        }
+        written += from + full;
+        carry = have - from - full;
+        /* Non-temporal stores into a page the TLB does not hold wait for
+         * its walk (180 ns on a virtual machine); touching each column two
+         * pages ahead has the walks done sooner, while stores are not
+         * waiting on them. (About one output line in 128 is then read
+         * needlessly; spreading these touches over the batch, like the
+         * pool reads, measured slower.) */
+        if (written + TLB_AHEAD < cap)
+            for (int f = 0; f < HBX_N_FEATURES; f++)
+                __builtin_prefetch(cols[f] + written + TLB_AHEAD, 0, 0);
+        j0 = j1;
     }
+    for (int f = 0; f < HBX_N_FEATURES; f++)
+        memcpy(cols[f] + written, rows[f], carry * sizeof(float));
+    free(w);
     stream_fence();
     out->n = n_out;
     st.kept = n_out;

@@ -2,163 +2,208 @@
  * The derived (DER_*) features of HIGGSML.md §3: the one implementation,
  * used by the importer, the generator, the systematics and the plugins.
  *
- * Called on about a million events per pseudo-experiment, so the event
- * kernel is written to be cheap: one sincos per azimuth and one exp per
- * pseudorapidity (sinh and cosh come from the same exp; the sines of angle
- * differences from the angle-sum identities), absent jets handled by
- * selects rather than branches, no allocation. All arithmetic is double and
- * each output is rounded to float once.
+ * The formulas live in systematics_kernel.h, split in two: the terms built
+ * only from features the systematics never change (hbx_der_fixed, computed
+ * here by hbx_der_fixed_of) and the rest, evaluated a few events at a time
+ * by hbx_der_lanes(). The pseudo-experiment generator computes the first
+ * part once per pool event and only the second per drawn copy; this file
+ * does both for arbitrary events, so the two paths give the same bits.
+ *
+ * Cheap by construction: the cosines and sines of azimuths at 3 decimals
+ * come from a table (libm's own values), one sinh per pair of objects for
+ * the masses, one exp for the η centrality; no allocation. All arithmetic
+ * is double and each output is rounded to float once.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sincos, M_PI: also when built outside this tree */
 #endif
 #include <math.h>
+#include <pthread.h>
+#include <string.h>
 
 #include "higgsbox/physics.h"
+#include "higgsbox/systematics_kernel.h"
 
-#define UNDEF ((double)HBX_UNDEFINED)
+hbx_cs hbx_trig_table[2 * HBX_TRIG_MAX + 1];
 
-/* An azimuth's cosine and sine. */
-typedef struct angle {
-    double c, s;
-} angle;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-static inline angle angle_of(double phi)
+hbx_cs hbx_trig_compute(double k)
 {
-    angle a;
-    sincos(phi, &a.s, &a.c);
+    hbx_cs a;
+    sincos((double)hbx_thousandths(k), &a.s, &a.c);
     return a;
 }
 
-/* sin(a - b) from the sines and cosines of a and b. */
-static inline double sin_diff(angle a, angle b)
+static void build_trig(void)
 {
-    return a.s * b.c - a.c * b.s;
+    for (int k = -HBX_TRIG_MAX; k <= HBX_TRIG_MAX; k++)
+        hbx_trig_table[k + HBX_TRIG_MAX] = hbx_trig_compute(k);
 }
 
-/* Sign as -1, 0 or +1, like numpy.sign. */
-static inline double sign_of(double x)
+hbx_cs hbx_trig_of(float phi)
 {
-    return (double)((x > 0) - (x < 0));
+    const double k = hbx_round3_k(phi);
+    if (fabs(k) <= HBX_TRIG_MAX && hbx_thousandths(k) == phi)
+        return hbx_trig_table[(int)k + HBX_TRIG_MAX];
+    hbx_cs a;
+    sincos((double)phi, &a.s, &a.c);
+    return a;
 }
 
-/* (A + B) / sqrt(A² + B²) with A = sin(φmet − φlep)·s, B = sin(φhad − φmet)·s,
- * s = sign(sin(φhad − φlep)); NAN when A² + B² = 0 (the caller retries). */
-static inline double centrality_phi(angle lep, angle had, angle met)
+/* 4 sinh²(Δη/2) + |u_a − u_b|² = 2 (cosh Δη − cos Δφ), without the
+ * cancellation of the right-hand side for nearly collinear objects. */
+static double pair_bracket(double deta, hbx_cs a, hbx_cs b)
 {
-    double s = sign_of(sin_diff(had, lep));
-    double a = sin_diff(met, lep) * s;
-    double b = sin_diff(had, met) * s;
-    double norm2 = a * a + b * b;
-    return norm2 > 0 ? (a + b) / sqrt(norm2) : NAN;
+    const double sh = sinh(0.5 * deta), dc = a.c - b.c, ds = a.s - b.s;
+    return 4.0 * sh * sh + dc * dc + ds * ds;
+}
+
+/* The fixed terms, given the azimuths' cosines and sines. */
+static void fixed_terms(const float pri[HBX_N_PRIMARY], int has2, hbx_cs lep, hbx_cs had,
+                        hbx_cs j1, hbx_cs j2, hbx_der_fixed *fx)
+{
+    const double lep_pt = pri[HBX_PRI_LEP_PT], lep_eta = pri[HBX_PRI_LEP_ETA];
+    const double had_eta = pri[HBX_PRI_HAD_ETA];
+    fx->vis = (float)(lep_pt * pair_bracket(lep_eta - had_eta, lep, had));
+    {
+        /* Δφ = |((φlep − φhad + 3π) mod 2π) − π|, the mod as x − 2π·floor(x / 2π):
+         * the value of fmod for the positive x of real azimuths, cheaper. */
+        const double deta = lep_eta - had_eta;
+        const double x = (double)pri[HBX_PRI_LEP_PHI] - (double)pri[HBX_PRI_HAD_PHI] + 3.0 * M_PI;
+        const double dphi = fabs(x - 2.0 * M_PI * floor(x * (0.5 / M_PI)) - M_PI);
+        fx->deltar = (float)sqrt(deta * deta + dphi * dphi);
+    }
+    if (has2) {
+        const double e1 = pri[HBX_PRI_JET_LEADING_ETA], e2 = pri[HBX_PRI_JET_SUBLEADING_ETA];
+        fx->jj = (float)pair_bracket(e1 - e2, j1, j2);
+        double gap2 = (e1 - e2) * (e1 - e2);
+        gap2 += gap2 == 0 ? 1e-4 : 0.0;
+        const double d = lep_eta - 0.5 * (e1 + e2);
+        fx->lep_eta_centrality = (float)exp(-4.0 * d * d / gap2);
+    } else {
+        fx->jj = 0.0f;
+        fx->lep_eta_centrality = HBX_UNDEFINED;
+    }
+}
+
+static void terms_of(const float pri[HBX_N_PRIMARY], hbx_der_terms *t)
+{
+    const float n_jets = pri[HBX_PRI_N_JETS];
+    t->has1 = n_jets >= 1;
+    t->has2 = n_jets >= 2;
+    t->lep = hbx_trig_of(pri[HBX_PRI_LEP_PHI]);
+    t->had = hbx_trig_of(pri[HBX_PRI_HAD_PHI]);
+    t->met = hbx_trig_of(pri[HBX_PRI_MET_PHI]);
+    /* An absent jet's placeholders never enter a formula (selects on has1,
+     * has2), so its azimuth need not be looked at. */
+    t->j1 = t->has1 ? hbx_trig_of(pri[HBX_PRI_JET_LEADING_PHI]) : hbx_trig_k(0);
+    t->j2 = t->has2 ? hbx_trig_of(pri[HBX_PRI_JET_SUBLEADING_PHI]) : hbx_trig_k(0);
+    fixed_terms(pri, t->has2, t->lep, t->had, t->j1, t->j2, &t->fx);
+}
+
+void hbx_der_fixed_of(const float pri[HBX_N_PRIMARY], hbx_der_fixed *fx)
+{
+    hbx_der_terms t;
+    terms_of(pri, &t);
+    *fx = t.fx;
+}
+
+/* DER_met_phi_centrality when A² + B² = 0 (all three azimuths aligned):
+ * HIGGSML.md §3 retries with the lepton turned by 1e-4 rad, then gives -25. */
+static float centrality_retry(const float pri[HBX_N_PRIMARY], const hbx_der_terms *t)
+{
+    hbx_cs lep;
+    sincos((double)pri[HBX_PRI_LEP_PHI] + 1e-4, &lep.s, &lep.c);
+    const double d = t->had.s * lep.c - t->had.c * lep.s;
+    const double s = (double)((d > 0) - (d < 0));
+    const double a = (t->met.s * lep.c - t->met.c * lep.s) * s;
+    const double b = (t->had.s * t->met.c - t->had.c * t->met.s) * s;
+    const double n2 = a * a + b * b;
+    return n2 > 0 ? (float)((a + b) / sqrt(n2)) : HBX_UNDEFINED;
+}
+
+/* The DER lanes, compiled for SSE2 and for AVX2 (systematics_kernel.h). */
+#define HBX_LANES HBX_LANES_SSE2
+#include "higgsbox/systematics_kernel.h"
+#undef HBX_LANES
+#if HBX_HAVE_AVX2_LANES
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define HBX_LANES HBX_LANES_AVX2
+#include "higgsbox/systematics_kernel.h"
+#undef HBX_LANES
+#pragma GCC pop_options
+#endif
+
+/* Lanes in use: 8 when the CPU runs AVX-512, 4 with AVX2, else 2 (chosen
+ * at load). */
+static int lane_width = 2;
+
+int hbx_kernel_width(void)
+{
+    return lane_width;
+}
+
+int hbx_kernel_force_width(int width)
+{
+#if HBX_HAVE_AVX2_LANES
+    __builtin_cpu_init();
+    if (width == 8 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+        lane_width = 8;
+    if (width == 4 && __builtin_cpu_supports("avx2"))
+        lane_width = 4;
+#endif
+    if (width == 2)
+        lane_width = 2;
+    return lane_width;
+}
+
+static void build_tables(void)
+{
+    build_trig();
+    if (hbx_kernel_force_width(8) != 8)
+        hbx_kernel_force_width(4);
+}
+
+void hbx_physics_init(void)
+{
+    pthread_once(&tables_once, build_tables);
+}
+
+/* Tables ready before main() or dlopen() returns (100 KB, ~0.1 ms), so the
+ * inline look-ups never have to check. */
+__attribute__((constructor)) static void physics_load(void)
+{
+    hbx_physics_init();
+}
+
+/* DER of up to 4 events (rows of `pri`, `der`); m >= 1. */
+static void derive_rows(const float (*pri)[HBX_N_PRIMARY], float (*der)[HBX_N_DER], unsigned m)
+{
+    hbx_der_terms t[4];
+    for (unsigned l = 0; l < m; l++)
+        terms_of(pri[l], &t[l]);
+    int degenerate = 0;
+#if HBX_HAVE_AVX2_LANES
+    if (lane_width >= 4)
+        degenerate = der_rows_avx2(pri, t, der, m);
+    else
+#endif
+    {
+        degenerate = der_rows_sse2(pri, t, der, m < 2 ? m : 2);
+        if (m > 2)
+            degenerate |= der_rows_sse2(pri + 2, t + 2, der + 2, m - 2) << 2;
+    }
+    for (unsigned l = 0; l < m; l++)
+        if (__builtin_expect(degenerate >> l & 1, 0))
+            der[l][HBX_DER_MET_PHI_CENTRALITY - HBX_N_PRIMARY] = centrality_retry(pri[l], &t[l]);
 }
 
 void hbx_derive_event(const float pri[HBX_N_PRIMARY], float der[HBX_N_FEATURES - HBX_N_PRIMARY])
 {
-    const double lep_pt = pri[HBX_PRI_LEP_PT], lep_eta = pri[HBX_PRI_LEP_ETA];
-    const double lep_phi = pri[HBX_PRI_LEP_PHI];
-    const double had_pt = pri[HBX_PRI_HAD_PT], had_eta = pri[HBX_PRI_HAD_ETA];
-    const double had_phi = pri[HBX_PRI_HAD_PHI];
-    const double n_jets = pri[HBX_PRI_N_JETS];
-    const double met = pri[HBX_PRI_MET], met_phi = pri[HBX_PRI_MET_PHI];
-    const int has_lead = n_jets >= 1, has_two = n_jets >= 2;
-    /* Absent jets carry -25 placeholders: zero them before any arithmetic so
-     * no placeholder leaks into a sum. */
-    const double j1_pt = has_lead ? pri[HBX_PRI_JET_LEADING_PT] : 0.0;
-    const double j1_eta = has_lead ? pri[HBX_PRI_JET_LEADING_ETA] : 0.0;
-    const double j1_phi = has_lead ? pri[HBX_PRI_JET_LEADING_PHI] : 0.0;
-    const double j2_pt = has_two ? pri[HBX_PRI_JET_SUBLEADING_PT] : 0.0;
-    const double j2_eta = has_two ? pri[HBX_PRI_JET_SUBLEADING_ETA] : 0.0;
-    const double j2_phi = has_two ? pri[HBX_PRI_JET_SUBLEADING_PHI] : 0.0;
-
-    const angle a_lep = angle_of(lep_phi), a_had = angle_of(had_phi), a_met = angle_of(met_phi);
-    const angle a_j1 = angle_of(j1_phi), a_j2 = angle_of(j2_phi);
-
-    const double lep_px = lep_pt * a_lep.c, lep_py = lep_pt * a_lep.s;
-    const double had_px = had_pt * a_had.c, had_py = had_pt * a_had.s;
-    const double met_x = met * a_met.c, met_y = met * a_met.s;
-    const double j1_px = j1_pt * a_j1.c, j1_py = j1_pt * a_j1.s;
-    const double j2_px = j2_pt * a_j2.c, j2_py = j2_pt * a_j2.s;
-
-    /* sinh and cosh from one exp each. */
-    const double e_lep = exp(lep_eta), e_had = exp(had_eta);
-    const double e_j1 = exp(j1_eta), e_j2 = exp(j2_eta);
-    const double lep_pz = lep_pt * 0.5 * (e_lep - 1.0 / e_lep);
-    const double lep_p = lep_pt * 0.5 * (e_lep + 1.0 / e_lep);
-    const double had_pz = had_pt * 0.5 * (e_had - 1.0 / e_had);
-    const double had_p = had_pt * 0.5 * (e_had + 1.0 / e_had);
-    const double j1_pz = j1_pt * 0.5 * (e_j1 - 1.0 / e_j1);
-    const double j1_p = j1_pt * 0.5 * (e_j1 + 1.0 / e_j1);
-    const double j2_pz = j2_pt * 0.5 * (e_j2 - 1.0 / e_j2);
-    const double j2_p = j2_pt * 0.5 * (e_j2 + 1.0 / e_j2);
-
-    double v[HBX_N_FEATURES - HBX_N_PRIMARY];
-
-    /* DER_mass_transverse_met_lep */
-    {
-        double et = met + lep_pt, x = met_x + lep_px, y = met_y + lep_py;
-        v[0] = sqrt(fmax(0.0, et * et - x * x - y * y));
-    }
-    /* DER_mass_vis; clamped like the other masses, so rounding on a
-     * collinear pair gives 0 rather than NaN. */
-    {
-        double e = lep_p + had_p, x = lep_px + had_px, y = lep_py + had_py, z = lep_pz + had_pz;
-        v[1] = sqrt(fmax(0.0, e * e - x * x - y * y - z * z));
-    }
-    /* DER_pt_h */
-    const double h_x = had_px + lep_px + met_x, h_y = had_py + lep_py + met_y;
-    v[2] = sqrt(h_x * h_x + h_y * h_y); /* GeV values: no overflow for hypot to guard */
-    /* DER_deltaeta_jet_jet */
-    v[3] = has_two ? fabs(j2_eta - j1_eta) : UNDEF;
-    /* DER_mass_jet_jet */
-    {
-        double e = j1_p + j2_p, x = j1_px + j2_px, y = j1_py + j2_py, z = j1_pz + j2_pz;
-        double m = sqrt(fmax(0.0, e * e - x * x - y * y - z * z));
-        v[4] = has_two ? m : UNDEF;
-    }
-    /* DER_prodeta_jet_jet */
-    v[5] = has_two ? j1_eta * j2_eta : UNDEF;
-    /* DER_deltar_had_lep */
-    {
-        double deta = lep_eta - had_eta;
-        /* x mod 2π as x − 2π·floor(x / 2π): same value as fmod for the
-         * positive x of real azimuths, several times cheaper. */
-        double x = lep_phi - had_phi + 3.0 * M_PI;
-        double dphi = fabs(x - 2.0 * M_PI * floor(x * (0.5 / M_PI)) - M_PI);
-        v[6] = sqrt(deta * deta + dphi * dphi);
-    }
-    /* DER_pt_tot */
-    {
-        double x = h_x + j1_px + j2_px, y = h_y + j1_py + j2_py;
-        v[7] = sqrt(x * x + y * y);
-    }
-    /* DER_sum_pt */
-    v[8] = had_pt + lep_pt + pri[HBX_PRI_JET_ALL_PT];
-    /* DER_pt_ratio_lep_had */
-    v[9] = lep_pt / had_pt;
-    /* DER_met_phi_centrality: the rare degenerate case (all three azimuths
-     * aligned) retries with the lepton turned by 1e-4 rad, as specified. */
-    {
-        double c = centrality_phi(a_lep, a_had, a_met);
-        if (__builtin_expect(isnan(c), 0)) {
-            c = centrality_phi(angle_of(lep_phi + 1e-4), a_had, a_met);
-            if (isnan(c))
-                c = UNDEF;
-        }
-        v[10] = c;
-    }
-    /* DER_lep_eta_centrality */
-    {
-        double gap = j1_eta - j2_eta;
-        double gap2 = gap * gap;
-        gap2 += gap2 == 0 ? 1e-4 : 0.0;
-        double d = lep_eta - 0.5 * (j1_eta + j2_eta);
-        double c = exp(-4.0 * d * d / gap2);
-        v[11] = has_two ? c : UNDEF;
-    }
-
-    for (int k = 0; k < HBX_N_FEATURES - HBX_N_PRIMARY; k++)
-        der[k] = (float)v[k];
+    derive_rows((const float(*)[HBX_N_PRIMARY])pri, (float(*)[HBX_N_DER])der, 1);
 }
 
 void hbx_derive_columns(float *const columns[HBX_N_FEATURES], uint64_t n)
@@ -168,7 +213,7 @@ void hbx_derive_columns(float *const columns[HBX_N_FEATURES], uint64_t n)
      * instead of 28 interleaved streams per event that defeat the
      * prefetcher. */
     enum { TILE = 64 };
-    float pri[TILE][HBX_N_PRIMARY], der[TILE][HBX_N_FEATURES - HBX_N_PRIMARY];
+    float pri[TILE][HBX_N_PRIMARY], der[TILE][HBX_N_DER];
     for (uint64_t base = 0; base < n; base += TILE) {
         unsigned m = n - base < TILE ? (unsigned)(n - base) : TILE;
         for (int f = 0; f < HBX_N_PRIMARY; f++) {
@@ -176,9 +221,9 @@ void hbx_derive_columns(float *const columns[HBX_N_FEATURES], uint64_t n)
             for (unsigned i = 0; i < m; i++)
                 pri[i][f] = col[i];
         }
-        for (unsigned i = 0; i < m; i++)
-            hbx_derive_event(pri[i], der[i]);
-        for (int k = 0; k < HBX_N_FEATURES - HBX_N_PRIMARY; k++) {
+        for (unsigned i = 0; i < m; i += 4)
+            derive_rows((const float(*)[HBX_N_PRIMARY])(pri + i), der + i, m - i < 4 ? m - i : 4);
+        for (int k = 0; k < HBX_N_DER; k++) {
             float *col = columns[HBX_N_PRIMARY + k] + base;
             for (unsigned i = 0; i < m; i++)
                 col[i] = der[i][k];

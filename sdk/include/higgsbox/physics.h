@@ -60,7 +60,9 @@ hbx_dataset hbx_table_view(const hbx_table *t);
 
 /* Computes the 12 DER features of one event from its 16 PRI features
  * (indexed by hbx_feature). `der[k]` receives feature HBX_N_PRIMARY + k.
- * Arithmetic is done in double and rounded to float once. */
+ * Arithmetic is done in double and each feature rounded to float once (the
+ * few terms that depend only on angles and pseudorapidities are held as
+ * float on the way: docs/SYSTEMATICS.md, step 6). */
 void hbx_derive_event(const float pri[HBX_N_PRIMARY], float der[HBX_N_FEATURES - HBX_N_PRIMARY]);
 
 /* Fills DER columns of events [0, n) from their PRI columns, in place. */

@@ -96,6 +96,7 @@ typedef struct hbx_ziggurat {
     double x[257];
     double f[257];
     double ratio[256];
+    double ratio_x[256][2]; /* ratio[i], x[i] side by side: one read per lane */
 } hbx_ziggurat;
 extern hbx_ziggurat hbx_zig;
 
@@ -107,7 +108,8 @@ void hbx_rng_init(void);
 double hbx_rng_normal_slow(hbx_rng *r, uint64_t bits);
 
 /* A standard normal deviate. About 99% of calls take one 64-bit draw and one
- * multiply. */
+ * multiply. The sign (bit 8) is applied by flipping the sign bit rather than
+ * by a branch, which would be mispredicted half the time. */
 static inline double hbx_rng_normal(hbx_rng *r)
 {
     uint64_t b = hbx_rng_next(r);
@@ -115,10 +117,32 @@ static inline double hbx_rng_normal(hbx_rng *r)
     double u = (double)(b >> 11) * 0x1p-53;
     if (__builtin_expect(u < hbx_zig.ratio[layer], 1)) {
         double z = u * hbx_zig.x[layer];
-        return (b & 256u) ? -z : z;
+        uint64_t bits;
+        __builtin_memcpy(&bits, &z, sizeof bits);
+        bits ^= (b & 256u) << 55;
+        __builtin_memcpy(&z, &bits, sizeof z);
+        return z;
     }
     return hbx_rng_normal_slow(r, b);
 }
+
+/* Many streams at once, with SIMD where the CPU has it (AVX-512 or AVX2;
+ * integer arithmetic, so the same numbers on every CPU).
+ *
+ * hbx_rng_first_words: for i < n, with r = hbx_rng_at(key, first + i):
+ * word[i] = hbx_rng_next(&r) and state[i] = r.s afterwards. */
+void hbx_rng_first_words(uint64_t key, uint64_t first, unsigned n, uint64_t *state,
+                         uint64_t *word);
+
+/* For i < n, with r.s = state[i]: a[i] = hbx_rng_normal(&r), then
+ * b[i] = hbx_rng_normal(&r). */
+void hbx_rng_normal_pairs(const uint64_t *state, unsigned n, double *a, double *b);
+
+/* The SIMD variant the two functions above use: 2 (AVX-512), 1 (AVX2), 0
+ * (scalar). level >= 0 selects it, or the widest the CPU runs below it (the
+ * tests compare them); returns the level in use. Not thread-safe: for tests
+ * and benchmarks. */
+int hbx_rng_simd(int level);
 
 #ifdef __cplusplus
 }
