@@ -984,32 +984,33 @@ static inline int HBX_L(unpack)(const hbx_syst_event *const e[HBX_W], HBX_L(bloc
 static inline void HBX_L(look_up)(HBX_L(block) *b, unsigned i, int wide)
 {
     vd c, s;
+#define HBX_LOOK_(fn)                                                                            \
+    do {                                                                                         \
+        HBX_L(fn)(b->k_lep + i, &c, &s);                                                         \
+        HBX_L(st)(b->lep_c + i, c);                                                              \
+        HBX_L(st)(b->lep_s + i, s);                                                              \
+        HBX_L(fn)(b->k_had + i, &c, &s);                                                         \
+        HBX_L(st)(b->had_c + i, c);                                                              \
+        HBX_L(st)(b->had_s + i, s);                                                              \
+        HBX_L(fn)(b->k_jet1 + i, &c, &s);                                                        \
+        HBX_L(st)(b->jet1_c + i, c);                                                             \
+        HBX_L(st)(b->jet1_s + i, s);                                                             \
+        HBX_L(fn)(b->k_jet2 + i, &c, &s);                                                        \
+        HBX_L(st)(b->jet2_c + i, c);                                                             \
+        HBX_L(st)(b->jet2_s + i, s);                                                             \
+        HBX_L(fn)(b->k_met + i, &c, &s);                                                         \
+        HBX_L(st)(b->met0_c + i, c);                                                             \
+        HBX_L(st)(b->met0_s + i, s);                                                             \
+    } while (0)
 #if HBX_W >= 4
     if (__builtin_expect(!wide, 1)) {
-#define HBX_LOOK_(k, cn, sn)                                                                     \
-    HBX_L(vtrig_in_range)(b->k + i, &c, &s);                                                     \
-    HBX_L(st)(b->cn + i, c);                                                                     \
-    HBX_L(st)(b->sn + i, s)
-        HBX_LOOK_(k_lep, lep_c, lep_s);
-        HBX_LOOK_(k_had, had_c, had_s);
-        HBX_LOOK_(k_jet1, jet1_c, jet1_s);
-        HBX_LOOK_(k_jet2, jet2_c, jet2_s);
-        HBX_LOOK_(k_met, met0_c, met0_s);
-#undef HBX_LOOK_
+        HBX_LOOK_(vtrig_in_range);
         return;
     }
 #else
     (void)wide;
 #endif
-#define HBX_LOOK_(k, cn, sn)                                                                     \
-    HBX_L(vtrig)(b->k + i, &c, &s);                                                              \
-    HBX_L(st)(b->cn + i, c);                                                                     \
-    HBX_L(st)(b->sn + i, s)
-    HBX_LOOK_(k_lep, lep_c, lep_s);
-    HBX_LOOK_(k_had, had_c, had_s);
-    HBX_LOOK_(k_jet1, jet1_c, jet1_s);
-    HBX_LOOK_(k_jet2, jet2_c, jet2_s);
-    HBX_LOOK_(k_met, met0_c, met0_s);
+    HBX_LOOK_(vtrig);
 #undef HBX_LOOK_
 }
 
