@@ -146,7 +146,7 @@ static void detect(void)
         char own[PATH_MAX * 2];
         snprintf(own, sizeof own, "%s%s", mnt, strcmp(grp, "/") == 0 ? "" : grp);
         if (strlen(own) < sizeof g->v2_base && v2_usable(own, &g->v2_pids)) {
-            snprintf(g->v2_base, sizeof g->v2_base, "%s", own);
+            memcpy(g->v2_base, own, strlen(own) + 1); /* length checked above */
             g->version = 2;
             return;
         }
@@ -165,12 +165,12 @@ static void detect(void)
         char base[PATH_MAX * 2];
         snprintf(base, sizeof base, "%s%s", mm, strcmp(mg, "/") == 0 ? "" : mg);
         if (strlen(base) < sizeof g->v1_memory && access(base, W_OK) == 0) {
-            snprintf(g->v1_memory, sizeof g->v1_memory, "%s", base);
+            memcpy(g->v1_memory, base, strlen(base) + 1); /* length checked above */
             char pm[PATH_MAX], pg[PATH_MAX];
             if (find_mount("pids", pm, sizeof pm) == 0 && own_group("pids", pg, sizeof pg) == 0) {
                 snprintf(base, sizeof base, "%s%s", pm, strcmp(pg, "/") == 0 ? "" : pg);
                 if (strlen(base) < sizeof g->v1_pids && access(base, W_OK) == 0)
-                    snprintf(g->v1_pids, sizeof g->v1_pids, "%s", base);
+                    memcpy(g->v1_pids, base, strlen(base) + 1);
             }
             g->version = 1;
             return;

@@ -290,7 +290,10 @@ void kit_session_run(kit_session *s)
         r.log_fd = s->opt.log_fd;
     } else {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/log", probe);
+        if (snprintf(path, sizeof path, "%s/log", probe) >= (int)sizeof path) {
+            set_error(s, "the working directory's path is too long: %s", probe);
+            goto out;
+        }
         r.log_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (r.log_fd < 0 || unlink(path) != 0) {
             set_error(s, "cannot create a log file: %s", strerror(errno));
@@ -314,10 +317,11 @@ void kit_session_run(kit_session *s)
     r.worker = NULL;
     hbx_worker_destroy(r.fitted);
     r.fitted = NULL;
-    char what[512];
+    /* Sized so that the message fits s->changed whole. */
+    char what[256];
     if (plugin_snap && kit_snapshot_changed(plugin_snap, what, sizeof what))
-        snprintf(s->changed, sizeof s->changed, "in the plugin's directory %s: %s", plugin_dir,
-                 what);
+        snprintf(s->changed, sizeof s->changed, "in the plugin's directory %.250s: %s",
+                 plugin_dir, what);
     else if (kit_snapshot_changed(probe_snap, what, sizeof what))
         snprintf(s->changed, sizeof s->changed, "in the worker's working directory: %s", what);
 
