@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../host/src/dataset_deflate.h"
+#include "../host/src/dataset_internal.h"
 #include "higgsbox/higgsbox.h"
 #include "support.h"
 

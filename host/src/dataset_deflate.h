@@ -49,27 +49,4 @@ void hbx_deflater_free(hbx_deflater *d);
 size_t hbx_deflate_values(hbx_deflater *d, const void *src, size_t n, size_t zeros, size_t size,
                           unsigned char *out);
 
-/* ---- the writer's threads (dataset_writer.c) ----------------------------
- *
- * The writer deflates full chunks and hands them to HDF5 in the order they
- * filled. Without helpers the appending thread deflates each chunk itself.
- * With helpers, the appender queues up to `helpers` full chunks and other
- * threads deflate their columns by calling hbx_dataset_writer_help; only
- * the appending thread ever calls HDF5. */
-
-/* Declares how many threads will call hbx_dataset_writer_help (0 by
- * default), which sets how many chunks may wait for them. Call before the
- * first append. */
-void hbx_dataset_writer_set_helpers(hbx_dataset_writer *w, int helpers);
-
-/* Deflates one column of a queued chunk, if one is waiting. Returns 1 if
- * it did, 0 if there was nothing to do. Any thread, any time between open
- * and close (never concurrently with close). */
-int hbx_dataset_writer_help(hbx_dataset_writer *w);
-
-/* Queues the partly filled chunks too and writes every chunk: after it,
- * only close is left to do (appending thread; helpers may keep helping).
- * Returns 0, or -1 with `err` set. */
-int hbx_dataset_writer_flush(hbx_dataset_writer *w, char *err, size_t err_len);
-
 #endif

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dataset_deflate.h"
+#include "dataset_internal.h"
 #include "generator_internal.h"
 #include "higgsbox/dataset.h"
 #include "higgsbox/higgsbox.h"
