@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include "../host/src/dataset_deflate.h"
 #include "../host/src/dataset_internal.h"
 #include "higgsbox/higgsbox.h"
 #include "support.h"
@@ -361,6 +363,62 @@ static void fill_hard(hbx_table *t, uint64_t first, uint64_t n)
     t->n = n;
 }
 
+/* Each deflater (igzip, the writer's; zlib alone, its fallback) makes a
+ * zlib stream that inflates to the shuffled values followed by the fill,
+ * for every value size, full and partial chunks, and data from constant
+ * to incompressible. */
+START_TEST(deflaters_make_shuffled_streams)
+{
+    const size_t sizes[] = {1, 2, 4, 8};
+    const size_t cap = HBX_DEFLATE_MAX_VALUES * 8;
+    unsigned char *src = malloc(cap), *out = malloc(hbx_deflate_bound(HBX_DEFLATE_MAX_VALUES, 8)),
+                  *back = malloc(cap), *want = malloc(cap);
+    ck_assert(src && out && back && want);
+    hbx_deflater *d[2] = {hbx_deflater_new(), hbx_deflater_new_with(1, Z_HUFFMAN_ONLY)};
+    ck_assert(d[0] && d[1]);
+    for (int kind = 0; kind < 3; kind++) {
+        uint64_t h = 0x9E3779B97F4A7C15ull;
+        for (size_t i = 0; i < cap; i++) {
+            h ^= h << 13;
+            h ^= h >> 7;
+            h ^= h << 17;
+            src[i] = kind == 0 ? 0x41 : kind == 1 ? (unsigned char)(h % 5 == 0) : (unsigned char)h;
+        }
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t size = sizes[k];
+            const size_t ns[] = {HBX_DEFLATE_MAX_VALUES, 1000, 1};
+            for (size_t j = 0; j < 3; j++) {
+                size_t n = ns[j], zeros = HBX_DEFLATE_MAX_VALUES - n, all = n + zeros;
+                memset(want, 0, all * size);
+                for (size_t b = 0; b < size; b++)
+                    for (size_t i = 0; i < n; i++)
+                        want[b * all + i] = src[i * size + b]; /* little-endian host */
+                for (int m = 0; m < 2; m++) {
+                    size_t len = hbx_deflate_values(d[m], src, n, zeros, size, out);
+                    ck_assert_msg(len > 0 && len <= hbx_deflate_bound(all, size),
+                                  "deflater %d: size %zu, %zu values: length %zu", m, size, n,
+                                  len);
+                    uLongf got = (uLongf)cap;
+                    ck_assert_int_eq(uncompress(back, &got, out, (uLong)len), Z_OK);
+                    ck_assert_uint_eq(got, all * size);
+                    ck_assert_msg(memcmp(back, want, all * size) == 0,
+                                  "deflater %d: size %zu, %zu values, data kind %d differ", m,
+                                  size, n, kind);
+                }
+            }
+        }
+    }
+    ck_assert_uint_eq(hbx_deflate_values(d[0], src, 0, 0, 4, out), 0);
+    ck_assert_uint_eq(hbx_deflate_values(d[0], src, HBX_DEFLATE_MAX_VALUES, 1, 4, out), 0);
+    hbx_deflater_free(d[0]);
+    hbx_deflater_free(d[1]);
+    free(src);
+    free(out);
+    free(back);
+    free(want);
+}
+END_TEST
+
 typedef struct helper_arg {
     hbx_dataset_writer *w;
     atomic_int *stop;
@@ -699,6 +757,7 @@ int main(void)
     tcase_add_test(tc, empty_split_round_trip);
     tcase_add_test(tc, rescale_on_commit);
     tcase_add_test(tc, abort_and_failure_leave_nothing);
+    tcase_add_test(tc, deflaters_make_shuffled_streams);
     tcase_add_test(tc, writer_deflates_any_data);
     tcase_add_test(tc, layout_as_documented);
     tcase_add_test(tc, damaged_inputs);

@@ -1,9 +1,10 @@
 /*
  * Compressing dataset chunks outside HDF5 (dataset_deflate.c), so that the
  * writer can deflate chunks on several threads and hand HDF5 finished bytes
- * (H5Dwrite_chunk). The shuffle is done here and the deflating by zlib: the
- * output is exactly what HDF5's own shuffle + deflate filters decode, and
- * any reader sees an ordinary deflate-compressed dataset.
+ * (H5Dwrite_chunk). The shuffle is done here and the deflating by ISA-L's
+ * igzip (zlib as its fallback): the output is exactly what HDF5's own
+ * shuffle + deflate filters decode, and any reader sees an ordinary
+ * deflate-compressed dataset.
  */
 #ifndef HBX_DATASET_DEFLATE_H
 #define HBX_DATASET_DEFLATE_H
@@ -20,17 +21,17 @@
  * n·size: incompressible data is stored, plus framing). */
 size_t hbx_deflate_bound(size_t n, size_t size);
 
-/* A zlib stream and a byte plane of scratch, reused from call to call: one
- * per thread that compresses (a deflater is not thread-safe, but threads
- * with deflaters of their own share nothing). ~330 KB. */
+/* The compressors' state and a shuffled chunk of scratch, reused from call
+ * to call: one per thread that compresses (a deflater is not thread-safe,
+ * but threads with deflaters of their own share nothing). ~0.7 MB. */
 typedef struct hbx_deflater hbx_deflater;
 
-/* A deflater with the writer's zlib setting (dataset_deflate.c says which
- * and why), or NULL if memory ran out. */
+/* A deflater with the writer's setting (igzip, dataset_deflate.c says why),
+ * or NULL if memory ran out. */
 hbx_deflater *hbx_deflater_new(void);
 
-/* One with another zlib `level` and `strategy` (deflateInit2's; for
- * bench_gen's comparison of the settings). */
+/* One that uses zlib alone, with `level` and `strategy` (deflateInit2's;
+ * for bench_gen's comparison of the settings). */
 hbx_deflater *hbx_deflater_new_with(int level, int strategy);
 
 void hbx_deflater_free(hbx_deflater *d);
@@ -44,8 +45,10 @@ void hbx_deflater_free(hbx_deflater *d);
  * plane is n + zeros bytes), so the stream is a chunk for a dataset whose
  * filters are shuffle then deflate (deflate alone for one-byte values).
  * 1 <= n + zeros <= HBX_DEFLATE_MAX_VALUES. Returns the stream's length, or
- * 0 if the arguments are out of range. The same input always gives the
- * same bytes. */
+ * 0 if the arguments are out of range. On one machine the same input
+ * always gives the same bytes (igzip picks its code for the processor, and
+ * other processors may encode differently; every encoding decodes to the
+ * same values). */
 size_t hbx_deflate_values(hbx_deflater *d, const void *src, size_t n, size_t zeros, size_t size,
                           unsigned char *out);
 

@@ -3,13 +3,14 @@
  *
  * Events are buffered in chunks (HBX_DATASET_CHUNK events of one split) and
  * each full chunk is shuffled and deflated here (dataset_deflate.c: the
- * shuffle, then zlib), not by HDF5's filters, then stored with
+ * shuffle, then igzip), not by HDF5's filters, then stored with
  * H5Dwrite_chunk: HDF5 only places bytes. That lets chunks be deflated on
  * several threads while HDF5, which is not thread-safe, is called from the
  * appending thread alone (dataset_deflate.h describes the helpers). Chunks
- * reach HDF5 in the order they filled and zlib's output depends only on its
- * input, so the file's bytes do not depend on the threads' timing. Memory
- * stays bounded by a few chunks whatever the file size. Everything goes
+ * reach HDF5 in the order they filled and a chunk's compressed bytes depend
+ * only on its values, so the file's bytes do not depend on the threads'
+ * timing. Memory stays bounded by a few chunks whatever the file size.
+ * Everything goes
  * into a temporary file beside the target (same directory, hence same file
  * system, hence an atomic rename); the header attributes are written and
  * the file renamed only on commit.
@@ -27,9 +28,9 @@
 
 /* The level the datasets declare (HDF5 records it; no decoder uses it).
  * HDF5 deflates with it only when weights are rescaled in place at commit;
- * every other chunk is deflated by dataset_deflate.c with zlib's
- * Huffman-only strategy (Z_RLE for a split's last chunk): on generated
- * data 7 % smaller than level 1 and twice as fast (docs/FORMAT.md). */
+ * every other chunk is deflated by dataset_deflate.c with igzip: on
+ * generated data 3 % smaller than zlib's level 1 and seven times as fast
+ * (docs/FORMAT.md). */
 enum { DEFLATE_LEVEL = 1 };
 
 /* A chunk of one split on its way to the file: filled by the appender,
@@ -73,15 +74,16 @@ struct hbx_dataset_writer {
     pthread_cond_t deflated; /* a queued chunk's last column was deflated */
     chunk *head, *tail; /* full chunks in the order they filled */
     int queued;
-    /* Deflaters (a zlib stream and scratch each) not in use, under the
+    /* Deflaters (compressor state and scratch each) not in use, under the
      * lock: a thread takes one per column it deflates and gives it back,
      * so there are as many as threads ever deflated at once. */
     hbx_deflater **idle;
     int n_idle, cap_idle;
 };
 
-/* No fletcher32: each deflated chunk already carries zlib's adler32, so a
- * corrupted chunk fails to inflate; a second checksum cost 5% of load time.
+/* No fletcher32: each deflated chunk already carries the zlib format's
+ * Adler-32, so a corrupted chunk fails to inflate; a second checksum cost
+ * 5% of load time.
  * The part of a last chunk beyond the events is zeros (the default fill),
  * leaking no memory contents into the file; no modification times are
  * recorded, so the same events give the same bytes. */
