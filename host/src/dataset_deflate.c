@@ -150,7 +150,7 @@ void hbx_deflater_free(hbx_deflater *d)
 }
 
 /* The shuffled planes (or the one-byte values), fill included, into
- * d->planes: `total` bytes. */
+ * d->planes; returns how many bytes that is. */
 static size_t shuffle(hbx_deflater *d, const void *src, size_t n, size_t zeros, size_t size)
 {
     size_t stride = n + zeros;
