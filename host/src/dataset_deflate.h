@@ -47,9 +47,9 @@ void hbx_deflater_free(hbx_deflater *d);
  * filters are shuffle then deflate (deflate alone for one-byte values).
  * 1 <= n + zeros <= HBX_DEFLATE_MAX_VALUES. Returns the stream's length, or
  * 0 if the arguments are out of range. On one machine the same input
- * always gives the same bytes (igzip picks its code for the processor, and
- * other processors may encode differently; every encoding decodes to the
- * same values). */
+ * always gives the same bytes. igzip picks its code for the processor; its
+ * AVX-512 and AVX2 code gave the same bytes, but ISA-L does not promise
+ * that everywhere (any encoding decodes to the same values). */
 size_t hbx_deflate_values(hbx_deflater *d, const void *src, size_t n, size_t zeros, size_t size,
                           unsigned char *out);
 
