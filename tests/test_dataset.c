@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <nettle/sha2.h>
+
 #include "../host/src/dataset_deflate.h"
 #include "../host/src/dataset_internal.h"
 #include "higgsbox/higgsbox.h"
@@ -37,10 +39,11 @@ static void fill(hbx_table *t, uint64_t first, uint64_t n, unsigned salt)
 
 /* Writes `n_train` and `n_test` synthetic events in appends of awkward
  * sizes, so chunk boundaries fall inside appends. */
-static void write_file(const char *path, uint64_t n_train, uint64_t n_test)
+static void write_file_as(const char *path, uint64_t n_train, uint64_t n_test,
+                          const char *prov)
 {
     char err[512];
-    hbx_dataset_writer *w = hbx_dataset_writer_open(path, provenance, err, sizeof err);
+    hbx_dataset_writer *w = hbx_dataset_writer_open(path, prov, err, sizeof err);
     ck_assert_msg(w != NULL, "%s", err);
     hbx_table t;
     ck_assert_int_eq(hbx_table_alloc(&t, 70001, HBX_TABLE_TRUTH), HBX_OK);
@@ -58,6 +61,11 @@ static void write_file(const char *path, uint64_t n_train, uint64_t n_test)
     }
     hbx_table_free(&t);
     ck_assert_msg(hbx_dataset_writer_close(w, 1, err, sizeof err) == 0, "%s", err);
+}
+
+static void write_file(const char *path, uint64_t n_train, uint64_t n_test)
+{
+    write_file_as(path, n_train, n_test, provenance);
 }
 
 /* Asserts events [0, n) of `got` equal the synthetic stream `salt` from `first`. */
@@ -723,6 +731,7 @@ START_TEST(info_command)
     ck_assert_msg(strstr(out, "\n  weights                               1e-05"), "%s", out);
     ck_assert_msg(strstr(out, "0.99901\n"), "%s", out);
     ck_assert_msg(strstr(out, "sha256:"), "%s", out);
+    ck_assert_msg(strstr(out, "values:"), "%s", out);
     /* The median of PRI_met over both splits, computed here by sorting. */
     hbx_table t;
     ck_assert_int_eq(hbx_table_alloc(&t, 1000, HBX_TABLE_TRUTH), HBX_OK);
@@ -749,6 +758,100 @@ START_TEST(info_command)
 }
 END_TEST
 
+/* docs/FORMAT.md's definition of the values hash, worked out here from the
+ * synthetic events: per split (test, then train) the count as 8
+ * little-endian bytes and each column's digest, in the official order. */
+static void expected_values_hash(uint64_t n_train, uint64_t n_test, char hex[65])
+{
+    struct sha256_ctx outer;
+    sha256_init(&outer);
+    hbx_table t;
+    ck_assert_int_eq(hbx_table_alloc(&t, n_train > n_test ? n_train : n_test, HBX_TABLE_TRUTH),
+                     HBX_OK);
+    for (int s = 0; s < 2; s++) {
+        uint64_t n = s == 0 ? n_test : n_train;
+        fill(&t, 0, n, s == 0 ? 1 : 0);
+        unsigned char le[8];
+        for (int b = 0; b < 8; b++)
+            le[b] = (unsigned char)(n >> (8 * b));
+        sha256_update(&outer, 8, le);
+        for (int c = 0; c < HBX_N_COLUMNS; c++) {
+            struct sha256_ctx col;
+            sha256_init(&col);
+            for (uint64_t i = 0; i < n; i++) {
+                uint64_t bits;
+                int size;
+                if (c < HBX_N_FEATURES) {
+                    uint32_t u;
+                    memcpy(&u, &t.features[c][i], 4);
+                    bits = u, size = 4;
+                } else if (c == HBX_COLUMN_WEIGHTS) {
+                    memcpy(&bits, &t.weights[i], 8);
+                    size = 8;
+                } else {
+                    bits = c == HBX_COLUMN_LABELS ? t.labels[i] : t.process[i];
+                    size = 1;
+                }
+                for (int b = 0; b < size; b++)
+                    le[b] = (unsigned char)(bits >> (8 * b));
+                sha256_update(&col, (size_t)size, le);
+            }
+            unsigned char digest[SHA256_DIGEST_SIZE];
+            sha256_digest(&col, sizeof digest, digest);
+            sha256_update(&outer, sizeof digest, digest);
+        }
+    }
+    hbx_table_free(&t);
+    unsigned char digest[SHA256_DIGEST_SIZE];
+    sha256_digest(&outer, sizeof digest, digest);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+START_TEST(values_hash_ignores_storage)
+{
+    char *dir = test_tmpdir(), a[4096], b[4096], err[512];
+    char file_a[65], file_b[65], values_a[65], values_b[65], want[65];
+    snprintf(a, sizeof a, "%s/a.h5", dir);
+    snprintf(b, sizeof b, "%s/b.h5", dir);
+    /* The same events in files whose bytes differ (another provenance). */
+    write_file_as(a, 70000, 1234, provenance);
+    write_file_as(b, 70000, 1234, "{\"generator\": \"another\"}");
+    ck_assert_int_eq(hbx_sha256_file(a, file_a), 0);
+    ck_assert_int_eq(hbx_sha256_file(b, file_b), 0);
+    ck_assert_str_ne(file_a, file_b);
+    ck_assert_msg(hbx_dataset_values_sha256(a, values_a, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(hbx_dataset_values_sha256(b, values_b, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(values_a, values_b);
+    expected_values_hash(70000, 1234, want);
+    ck_assert_str_eq(values_a, want);
+
+    /* One value changed: another hash. */
+    hid_t f = H5Fopen(b, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/train/PRI_met", H5P_DEFAULT);
+    ck_assert(f >= 0 && d >= 0);
+    hid_t fs = H5Dget_space(d);
+    hsize_t start = 65540, count = 1;
+    ck_assert(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL) >= 0);
+    hid_t ms = H5Screate_simple(1, &count, NULL);
+    float v = 1.5f;
+    ck_assert(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, &v) >= 0);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    H5Fclose(f);
+    ck_assert_msg(hbx_dataset_values_sha256(b, values_b, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_ne(values_a, values_b);
+
+    /* A damaged file: one line naming it. */
+    ck_assert(truncate(b, 5000) == 0);
+    ck_assert_int_eq(hbx_dataset_values_sha256(b, values_b, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, b) && !strchr(err, '\n'), "%s", err);
+    test_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dataset");
@@ -762,6 +865,7 @@ int main(void)
     tcase_add_test(tc, layout_as_documented);
     tcase_add_test(tc, damaged_inputs);
     tcase_add_test(tc, info_command);
+    tcase_add_test(tc, values_hash_ignores_storage);
     suite_add_tcase(s, tc);
     return test_main(s);
 }

@@ -178,6 +178,25 @@ static int count_lines(const char *path)
     return n;
 }
 
+/* Copies dataset `src` to `dst` with the same events in other bytes (another
+ * provenance), or, with `bump`, with one feature value changed. */
+static void copy_data(const char *src, const char *dst, int bump)
+{
+    char err[512];
+    hbx_dataset_writer *w = hbx_dataset_writer_open(dst, "{\"copy\": true}", err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    for (int s = 0; s < 2; s++) {
+        hbx_split split = s == 0 ? HBX_SPLIT_TRAIN : HBX_SPLIT_TEST;
+        hbx_table t;
+        ck_assert_msg(hbx_dataset_load(src, split, &t, err, sizeof err) == 0, "%s", err);
+        if (bump && s == 0)
+            t.features[HBX_PRI_MET][3] += 1.0f;
+        ck_assert_msg(hbx_dataset_writer_append(w, split, &t, err, sizeof err) == 0, "%s", err);
+        hbx_table_free(&t);
+    }
+    ck_assert_msg(hbx_dataset_writer_close(w, 1, err, sizeof err) == 0, "%s", err);
+}
+
 START_TEST(resume_after_kill)
 {
     char whole[4300], killed[4300], pes[4400];
@@ -185,6 +204,16 @@ START_TEST(resume_after_kill)
     snprintf(killed, sizeof killed, "%s/killed", g_dir);
     snprintf(pes, sizeof pes, "%s/pes.jsonl", killed);
     run_ok("pe_slow", whole, "2", NULL, NULL);
+    /* run.json names the data by its events' hash too. */
+    char rj[4400], values[65], err[512];
+    snprintf(rj, sizeof rj, "%s/run.json", whole);
+    json_t *j = json_load_file(rj, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_msg(hbx_dataset_values_sha256(g_data, values, err, sizeof err) == 0, "%s", err);
+    const char *recorded =
+        json_string_value(json_object_get(json_object_get(j, "data"), "values_sha256"));
+    ck_assert_msg(recorded && !strcmp(recorded, values), "%s", recorded ? recorded : "none");
+    json_decref(j);
     pid_t pid = fork();
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
@@ -209,6 +238,19 @@ START_TEST(resume_after_kill)
     ck_assert_msg(rc == 0, "resume failed: %s", log);
     ck_assert_msg(strstr(log, "done before (resume)"), "%s", log);
     assert_same_run(whole, killed, 3);
+    /* The same events in a file with other bytes are the same data; other
+     * events are not. */
+    char same[4300], other[4300];
+    snprintf(same, sizeof same, "%s/same.h5", g_dir);
+    snprintf(other, sizeof other, "%s/other.h5", g_dir);
+    copy_data(g_data, same, 0);
+    copy_data(g_data, other, 1);
+    rc = cli(log, sizeof log, "run", plugin("pe_slow"), "--data", same, "-o", killed, "--resume",
+             NULL);
+    ck_assert_msg(rc == 0 && strstr(log, "done before (resume)"), "%s", log);
+    rc = cli(log, sizeof log, "run", plugin("pe_slow"), "--data", other, "-o", killed,
+             "--resume", NULL);
+    ck_assert_msg(rc == 1 && strstr(log, "the run used another dataset"), "%s", log);
     /* Without --resume an existing run is not overwritten. */
     rc = cli(log, sizeof log, "run", plugin("pe_slow"), "--data", g_data, "-o", killed, NULL);
     ck_assert_int_eq(rc, 1);

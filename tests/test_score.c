@@ -311,6 +311,25 @@ static void write_run_json(const char *dir, const char *plugin, unsigned seed, d
     write_text(dir, "run.json", text);
 }
 
+/* Gives run directory `dir` (written by write_run_json) the data hashes of
+ * a file `file` holding events `values` ("": no values hash, as runs from
+ * before it). */
+static void set_data_ids(const char *dir, const char *file, const char *values)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *data = json_object_get(j, "data");
+    json_object_set_new(data, "sha256", json_string(file));
+    if (*values)
+        json_object_set_new(data, "values_sha256", json_string(values));
+    else
+        json_object_del(data, "values_sha256");
+    ck_assert_int_eq(json_dump_file(j, path, 0), 0);
+    json_decref(j);
+}
+
 static void pe_line(FILE *f, int set, int index, double mu, const char *verdict,
                     const char *detail, double hat, double delta, double p16, double p84)
 {
@@ -672,6 +691,30 @@ START_TEST(compare_refuses_mixed_settings)
     ck_assert_int_eq(hbx_compare_settings_differ(ra, ro, why, sizeof why), 1);
     ck_assert_ptr_nonnull(strstr(why, "data.sha256"));
     hbx_rundir_free(ro);
+
+    /* Data: the events' hash decides when both runs have it, whatever the
+     * files' bytes; else the files' hash. */
+    char *e1 = make_run("e1", 42, 0.0, "x"), *e2 = make_run("e2", 42, 0.0, "x");
+    set_data_ids(e1, "f1", "v1");
+    set_data_ids(e2, "f2", "v1");
+    hbx_rundir *re1 = load_ok(e1), *re2 = load_ok(e2);
+    ck_assert_msg(hbx_compare_settings_differ(re1, re2, why, sizeof why) == 0, "%s", why);
+    hbx_rundir_free(re2);
+    set_data_ids(e2, "f1", "v2");
+    re2 = load_ok(e2);
+    ck_assert_int_eq(hbx_compare_settings_differ(re1, re2, why, sizeof why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "data.values_sha256"));
+    hbx_rundir_free(re2);
+    set_data_ids(e2, "f2", "");
+    re2 = load_ok(e2);
+    ck_assert_int_eq(hbx_compare_settings_differ(re1, re2, why, sizeof why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "data.sha256"));
+    hbx_rundir_free(re2);
+    hbx_rundir_free(re1);
+    test_rmtree(e1);
+    test_rmtree(e2);
+    free(e1);
+    free(e2);
 
     /* The command line. */
     char out[8192], html[4200];

@@ -28,27 +28,6 @@ static int column_range(const char *path, int column, range *r)
     return 0;
 }
 
-/* Reads every event once in chunks (constant memory), which checks the
- * label and process columns the ranges do not cover. */
-static int check_events(const char *path)
-{
-    char err[512];
-    hbx_dataset_reader *r = hbx_dataset_reader_open(path, HBX_SPLIT_ALL, err, sizeof err);
-    if (!r)
-        return cli_error("%s", err);
-    hbx_table t;
-    if (hbx_table_alloc(&t, HBX_DATASET_CHUNK, HBX_TABLE_TRUTH) != HBX_OK) {
-        hbx_dataset_reader_close(r);
-        return cli_error("out of memory");
-    }
-    int rc;
-    while ((rc = hbx_dataset_reader_next(r, &t, err, sizeof err)) == 1)
-        ;
-    hbx_table_free(&t);
-    hbx_dataset_reader_close(r);
-    return rc < 0 ? cli_error("%s", err) : 0;
-}
-
 int cmd_info_dataset(const char *path)
 {
     char err[512];
@@ -61,13 +40,17 @@ int cmd_info_dataset(const char *path)
     for (int c = 0; c <= HBX_COLUMN_WEIGHTS; c++)
         if (column_range(path, c, &ranges[c]) != 0)
             return 1;
-    if (check_events(path) != 0)
-        return 1;
+    /* Reads every event once more (constant memory), which also checks the
+     * label and process columns the ranges do not cover. */
+    char values[65];
+    if (hbx_dataset_values_sha256(path, values, err, sizeof err) != 0)
+        return cli_error("%s", err);
 
     printf("dataset:    %s\n", path);
     printf("format:     higgsbox dataset v%u, luminosity %g fb^-1\n", info.format_version,
            info.luminosity);
-    printf("sha256:     %s\n", info.checksum);
+    printf("sha256:     %s (the file)\n", info.checksum);
+    printf("values:     %s (sha256 of the events)\n", values);
     printf("provenance: %s\n\n", info.provenance);
 
     printf("%-10s %10s %16s\n", "split", "events", "sum of weights");

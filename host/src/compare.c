@@ -17,8 +17,16 @@ static const char *or_unknown(const char *s)
 int hbx_compare_settings_differ(const hbx_rundir *a, const hbx_rundir *b, char *why,
                                 size_t why_len)
 {
-    if ((a->data_sha256 == NULL) != (b->data_sha256 == NULL) ||
-        (a->data_sha256 && strcmp(a->data_sha256, b->data_sha256) != 0)) {
+    /* The same events, whatever the file's bytes; runs from before
+     * values_sha256 fall back to the file's hash. */
+    if (a->data_values_sha256 && b->data_values_sha256) {
+        if (strcmp(a->data_values_sha256, b->data_values_sha256) != 0) {
+            hbx_sc_err(why, why_len, "data.values_sha256 differs (%.12s vs %.12s)",
+                       a->data_values_sha256, b->data_values_sha256);
+            return 1;
+        }
+    } else if ((a->data_sha256 == NULL) != (b->data_sha256 == NULL) ||
+               (a->data_sha256 && strcmp(a->data_sha256, b->data_sha256) != 0)) {
         hbx_sc_err(why, why_len, "data.sha256 differs (%.12s vs %.12s)",
                    or_unknown(a->data_sha256), or_unknown(b->data_sha256));
         return 1;
@@ -202,7 +210,8 @@ static void settings_line(FILE *f, const hbx_rundir *r)
     else
         fputs("unknown", f);
     fputs(", data <code>", f);
-    hbx_html_text(f, r->data_sha256 ? r->data_sha256 : "unknown", 16);
+    const char *data = r->data_values_sha256 ? r->data_values_sha256 : r->data_sha256;
+    hbx_html_text(f, data ? data : "unknown", 16);
     fputs("</code>, systematics: ", f);
     if (!r->has_systematics) {
         fputs("unknown", f);

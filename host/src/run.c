@@ -451,7 +451,8 @@ static json_t *record_json(const hbx_call_record *rec)
 /* Writes run.json: provenance, settings, limits, machine, and (once known)
  * the fit record and timing. */
 static int write_run_json(run_ctx *c, const char *plugin_sha, const char *data_sha,
-                          const hbx_plugin_info *info, int complete, char *err, size_t err_len)
+                          const char *data_values, const hbx_plugin_info *info, int complete,
+                          char *err, size_t err_len)
 {
     json_t *limits = json_pack("{s:f, s:f, s:f, s:I}", "fit_timeout_s", c->s.fit_timeout,
                                "predict_timeout_s", c->s.predict_timeout, "budget_s", c->s.budget,
@@ -469,6 +470,7 @@ static int write_run_json(run_ctx *c, const char *plugin_sha, const char *data_s
                           data_sha, "test_events", (json_int_t)c->pool_events, "settings",
                           run_settings_json(&c->s), "limits", limits, "machine", machine_json(),
                           "complete", complete);
+    json_object_set_new(json_object_get(j, "data"), "values_sha256", json_string(data_values));
     json_object_set_new(json_object_get(j, "data"), "pool_background_weight",
                         json_real(c->pool_bkg_weight));
     json_object_set_new(j, "fit", record_json(&c->fit_rec));
@@ -483,8 +485,22 @@ static int write_run_json(run_ctx *c, const char *plugin_sha, const char *data_s
     return rc;
 }
 
+/* Whether run.json `j` used the data of these hashes: the same values when
+ * both sides know them, else (run directories from before values_sha256)
+ * the same file. */
+static int same_data(const json_t *j, const char *data_sha, const char *data_values)
+{
+    const json_t *data = json_object_get(j, "data");
+    const char *values = json_string_value(json_object_get(data, "values_sha256"));
+    if (values && data_values)
+        return !strcmp(values, data_values);
+    const char *sha = json_string_value(json_object_get(data, "sha256"));
+    return sha && data_sha && !strcmp(sha, data_sha);
+}
+
 /* Reads a previous invocation's run.json for --resume. */
-static int load_previous(run_ctx *c, char *plugin_sha, char *data_sha, char *err, size_t len)
+static int load_previous(run_ctx *c, const char *plugin_sha, const char *data_sha,
+                         const char *data_values, char *err, size_t len)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/run.json", c->r->out);
@@ -493,11 +509,10 @@ static int load_previous(run_ctx *c, char *plugin_sha, char *data_sha, char *err
     if (!j)
         return set_err(err, len, "%s: cannot resume: %s (line %d)", path, je.text, je.line);
     const char *psha = json_string_value(json_object_get(json_object_get(j, "plugin"), "sha256"));
-    const char *dsha = json_string_value(json_object_get(json_object_get(j, "data"), "sha256"));
     int rc = 0;
     if (!psha || strcmp(psha, plugin_sha) != 0)
         rc = set_err(err, len, "%s: cannot resume: the run used another plugin build", path);
-    else if (!dsha || strcmp(dsha, data_sha) != 0)
+    else if (!same_data(j, data_sha, data_values))
         rc = set_err(err, len, "%s: cannot resume: the run used another dataset", path);
     else {
         run_settings prev;
@@ -589,7 +604,7 @@ int hbx_run_execute(hbx_run *r, hbx_run_summary *summary, char *err, size_t err_
     memset(&train, 0, sizeof train);
     hbx_plugin_info info;
     memset(&info, 0, sizeof info);
-    char plugin_sha[65], data_sha[65], scratch[] = "/tmp/hbx-scratch-XXXXXX";
+    char plugin_sha[65], data_sha[65], data_values[65], scratch[] = "/tmp/hbx-scratch-XXXXXX";
     int have_scratch = 0;
 
     if (hbx_sha256_file(r->plugin, plugin_sha) != 0) {
@@ -600,10 +615,12 @@ int hbx_run_execute(hbx_run *r, hbx_run_summary *summary, char *err, size_t err_
         set_err(err, err_len, "%s: cannot read: %s", r->data, strerror(errno));
         goto out;
     }
+    if (hbx_dataset_values_sha256(r->data, data_values, err, err_len) != 0)
+        goto out;
     char runjson[4096];
     snprintf(runjson, sizeof runjson, "%s/run.json", r->out);
     if (r->resume) {
-        if (load_previous(&c, plugin_sha, data_sha, err, err_len) != 0)
+        if (load_previous(&c, plugin_sha, data_sha, data_values, err, err_len) != 0)
             goto out;
     } else {
         if (access(runjson, F_OK) == 0) {
@@ -728,7 +745,7 @@ int hbx_run_execute(hbx_run *r, hbx_run_summary *summary, char *err, size_t err_
                                          : d);
         goto out;
     }
-    if (write_run_json(&c, plugin_sha, data_sha, &info, 0, err, err_len) != 0)
+    if (write_run_json(&c, plugin_sha, data_sha, data_values, &info, 0, err, err_len) != 0)
         goto out;
 
     summary->setup_s = now_s() - c.t_start;
@@ -770,7 +787,7 @@ int hbx_run_execute(hbx_run *r, hbx_run_summary *summary, char *err, size_t err_
     for (size_t i = 0; i < c.total; i++)
         complete &= c.records[i].done;
     if (run_write_outputs(r->out, &c.s, c.records, err, err_len) != 0 ||
-        write_run_json(&c, plugin_sha, data_sha, &info, complete, err, err_len) != 0)
+        write_run_json(&c, plugin_sha, data_sha, data_values, &info, complete, err, err_len) != 0)
         goto out;
     if (c.host_error[0]) {
         set_err(err, err_len, "%s", c.host_error);
@@ -847,12 +864,12 @@ int hbx_run_merge(const char *const *dirs, unsigned n, const char *out, char *er
                 json_object_get(json_object_get(first, "plugin"), "sha256"));
             const char *pb =
                 json_string_value(json_object_get(json_object_get(j, "plugin"), "sha256"));
-            const char *da =
-                json_string_value(json_object_get(json_object_get(first, "data"), "sha256"));
-            const char *db =
-                json_string_value(json_object_get(json_object_get(j, "data"), "sha256"));
+            const json_t *data = json_object_get(j, "data");
             int same = run_settings_same_run(&base, &s) && s.shard_n == base.shard_n && pa &&
-                       pb && da && db && !strcmp(pa, pb) && !strcmp(da, db);
+                       pb && !strcmp(pa, pb) &&
+                       same_data(first,
+                                 json_string_value(json_object_get(data, "sha256")),
+                                 json_string_value(json_object_get(data, "values_sha256")));
             json_decref(j);
             free(s.mu);
             if (!same) {

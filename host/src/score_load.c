@@ -257,6 +257,7 @@ static int read_run_json(hbx_rundir *r, char *err, size_t err_len)
     r->plugin_name = dup_or_null(json_object_get(plugin, "name"));
     r->plugin_version = dup_or_null(json_object_get(plugin, "version"));
     r->data_sha256 = dup_or_null(json_object_get(data, "sha256"));
+    r->data_values_sha256 = dup_or_null(json_object_get(data, "values_sha256"));
     double t;
     if (get_finite(json_object_get(json_object_get(j, "timing"), "total_s"), &t) == 0)
         r->total_s = r->ingestion_duration = t;
@@ -777,6 +778,7 @@ void hbx_rundir_free(hbx_rundir *r)
     free(r->plugin_name);
     free(r->plugin_version);
     free(r->data_sha256);
+    free(r->data_values_sha256);
     json_decref(r->provenance);
     for (size_t i = 0; i < r->n_notes; i++)
         free(r->notes[i]);

@@ -66,6 +66,17 @@ typedef struct hbx_dataset_info {
 int hbx_dataset_info_read(const char *path, int with_checksum, hbx_dataset_info *info, char *err,
                           size_t err_len);
 
+/* The sha256 of a dataset's events, whatever the file's chunking,
+ * compression or attributes: two files with equal hashes hold the same
+ * values in the same rows, so runs over a regenerated or repacked copy stay
+ * comparable (the file's own sha256 changes with its bytes). Defined in
+ * docs/FORMAT.md: the digest of, for the test split and then the training
+ * split, the event count and each column's digest in the official order.
+ * Reads every event once in pieces (constant memory) with the checks of
+ * hbx_dataset_reader_next. Writes 64 lower-case hex digits and a NUL to
+ * `hex`; returns 0, or -1 with a one-line reason naming the file in `err`. */
+int hbx_dataset_values_sha256(const char *path, char hex[65], char *err, size_t err_len);
+
 /* Loads a split into `out`, allocated here with HBX_TABLE_TRUTH columns
  * (release with hbx_table_free). HBX_SPLIT_ALL loads the test split followed
  * by the training split, which is the row order of an imported CSV. Checks

@@ -102,6 +102,7 @@ typedef struct hbx_rundir {
     /* Provenance, for the report and for comparing runs. Unknown strings
      * are NULL, unknown numbers NAN. */
     char *plugin_name, *plugin_version, *data_sha256;
+    char *data_values_sha256;   /* the events' hash (hbx_dataset_values_sha256) */
     int has_seed;
     uint64_t seed;
     int has_systematics;
