@@ -753,6 +753,22 @@ START_TEST(info_command)
     ck_assert_int_eq(test_run(argv, out, sizeof out), 1);
     ck_assert_msg(strstr(out, path) && strstr(out, "damaged or truncated"), "%s", out);
     ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "not one line: %s", out);
+    /* Without an HDF5 signature a dataset's name still gets the dataset's
+     * diagnosis, and another name says it is neither a dataset nor a
+     * plugin. */
+    FILE *g = fopen(path, "w");
+    ck_assert_ptr_nonnull(g);
+    fputs("not a dataset", g);
+    ck_assert_int_eq(fclose(g), 0);
+    ck_assert_int_eq(test_run(argv, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, path) && strstr(out, "not an HDF5 file"), "%s", out);
+    char other[4200];
+    snprintf(other, sizeof other, "%s/i.bin", dir);
+    ck_assert_int_eq(rename(path, other), 0);
+    char *argv2[] = {HBX_TEST_CLI, "info", other, NULL};
+    ck_assert_int_eq(test_run(argv2, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, other) && strstr(out, "neither a dataset"), "%s", out);
+    ck_assert_msg(strchr(out, '\n') == out + strlen(out) - 1, "not one line: %s", out);
     test_rmtree(dir);
     free(dir);
 }

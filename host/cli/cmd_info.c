@@ -1,5 +1,6 @@
 /* higgsbox info: describe a plugin or a dataset. */
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,7 +13,26 @@ static const char help[] =
     "FILE.so  loads the plugin in a sandboxed worker and prints its descriptor\n"
     "         (name, version, ABI), or the precise reason it cannot be loaded.\n"
     "FILE.h5  describes a dataset: per-process events and yields, split sizes,\n"
-    "         per-column min/median/max, provenance.\n";
+    "         per-column min/median/max, provenance, the file's sha256 and the\n"
+    "         sha256 of its events.\n"
+    "Which one FILE is comes from its signature (ELF or HDF5), else its name.\n";
+
+static int is_elf(const char *path)
+{
+    unsigned char head[4];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && !memcmp(head, "\x7f" "ELF", 4);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && !strcmp(s + n - k, suffix);
+}
 
 static int info_plugin(const char *path)
 {
@@ -52,5 +72,14 @@ int cmd_info(int argc, char **argv)
         return cli_error("%s: cannot read: %m", path);
     if (cli_is_hdf5(path))
         return cmd_info_dataset(path);
-    return info_plugin(path);
+    if (is_elf(path))
+        return info_plugin(path);
+    /* Neither signature: the name says which reader should explain what
+     * is wrong with the file. */
+    if (ends_with(path, ".h5") || ends_with(path, ".hdf5"))
+        return cmd_info_dataset(path);
+    if (ends_with(path, ".so"))
+        return info_plugin(path);
+    return cli_error("%s: neither a dataset (no HDF5 signature) nor a plugin (no ELF header)",
+                     path);
 }
