@@ -65,7 +65,7 @@ static int hash_split(const char *path, hbx_split split, hbx_table *t, struct sh
     hbx_dataset_reader *r = hbx_dataset_reader_open(path, split, err, err_len);
     if (!r)
         return -1;
-    static _Thread_local struct sha256_ctx column[HBX_N_COLUMNS];
+    struct sha256_ctx column[HBX_N_COLUMNS];
     for (int c = 0; c < HBX_N_COLUMNS; c++)
         sha256_init(&column[c]);
     int rc;
