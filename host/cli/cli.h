@@ -20,8 +20,9 @@ int cli_parse_u64(const char *flag, const char *text, unsigned long long *out);
  * or -1 (printing nothing: the caller names the flag). */
 int cli_parse_bytes(const char *text, uint64_t *out);
 
-/* True when `path` starts with the HDF5 signature. */
-int cli_is_hdf5(const char *path);
+/* Whether the file at `path` begins with the n bytes of `signature`
+ * (false when it cannot be read). */
+int cli_starts_with(const char *path, const void *signature, size_t n);
 
 /* Subcommands: each takes argc/argv starting at its own name. */
 int cmd_info(int argc, char **argv);

@@ -1,6 +1,5 @@
 /* higgsbox info: describe a plugin or a dataset. */
 #include <getopt.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,17 +15,6 @@ static const char help[] =
     "         per-column min/median/max, provenance, the file's sha256 and the\n"
     "         sha256 of its events.\n"
     "Which one FILE is comes from its signature (ELF or HDF5), else its name.\n";
-
-static int is_elf(const char *path)
-{
-    unsigned char head[4];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    return n == sizeof head && !memcmp(head, "\x7f" "ELF", 4);
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -70,9 +58,9 @@ int cmd_info(int argc, char **argv)
     const char *path = argv[optind];
     if (access(path, R_OK) != 0)
         return cli_error("%s: cannot read: %m", path);
-    if (cli_is_hdf5(path))
+    if (cli_starts_with(path, "\x89HDF\r\n\x1a\n", 8))
         return cmd_info_dataset(path);
-    if (is_elf(path))
+    if (cli_starts_with(path, "\x7f" "ELF", 4))
         return info_plugin(path);
     /* Neither signature: the name says which reader should explain what
      * is wrong with the file. */

@@ -100,16 +100,15 @@ int cli_parse_bytes(const char *text, uint64_t *out)
     return 0;
 }
 
-int cli_is_hdf5(const char *path)
+int cli_starts_with(const char *path, const void *signature, size_t n)
 {
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char buf[8];
-    FILE *f = fopen(path, "rb");
+    unsigned char head[16];
+    FILE *f = n <= sizeof head ? fopen(path, "rb") : NULL;
     if (!f)
         return 0;
-    size_t n = fread(buf, 1, sizeof buf, f);
+    size_t got = fread(head, 1, n, f);
     fclose(f);
-    return n == sizeof buf && memcmp(buf, sig, sizeof sig) == 0;
+    return got == n && memcmp(head, signature, n) == 0;
 }
 
 static void usage(FILE *out)
